@@ -1,0 +1,82 @@
+"""Key material: the payer keypair and deterministic per-ticket mint keys.
+
+``str(Keypair)`` is the secret key in base58, so the payer is held in :class:`Payer`, whose
+``repr`` and ``str`` show only the public key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from minter.errors import KeypairError
+
+DEFAULT_KEYPAIR_PATH = Path("~/.config/solana/id.json")
+MINT_SEED_DOMAIN = "ticket-mint:v1:"
+
+
+class Payer:
+    """The fee payer. Signs; never shows its secret in ``repr``, ``str`` or pickles."""
+
+    __slots__ = ("_keypair",)
+
+    def __init__(self, keypair: Keypair) -> None:
+        self._keypair = keypair
+
+    @property
+    def pubkey(self) -> Pubkey:
+        return self._keypair.pubkey()
+
+    @property
+    def keypair(self) -> Keypair:
+        """The signer, for building transactions. Never format it."""
+        return self._keypair
+
+    def __repr__(self) -> str:
+        return f"Payer(pubkey={self.pubkey}, secret=<redacted>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # a pickled payer would carry the secret into queues or logs
+        raise TypeError("Payer cannot be pickled")
+
+
+def load_keypair_file(path: str | Path = DEFAULT_KEYPAIR_PATH) -> Payer:
+    """Read a Solana CLI keypair file (a JSON array of 64 bytes) into a :class:`Payer`."""
+    p = Path(path).expanduser()
+    try:
+        raw = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise KeypairError(f"keypair file not found: {p}") from None
+    except (OSError, ValueError):
+        raise KeypairError(f"keypair file is not readable JSON: {p}") from None
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 64
+        or not all(isinstance(b, int) and 0 <= b <= 255 for b in raw)
+    ):
+        raise KeypairError(f"keypair file is not a JSON array of 64 bytes: {p}")
+    try:
+        return Payer(Keypair.from_bytes(bytes(raw)))
+    except ValueError:
+        raise KeypairError(f"keypair file holds an invalid ed25519 keypair: {p}") from None
+
+
+def write_keypair_file(keypair: Keypair, path: str | Path) -> Path:
+    """Write ``keypair`` as a Solana CLI keypair file readable only by its owner."""
+    p = Path(path).expanduser()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.touch(mode=0o600, exist_ok=True)
+    p.write_text(json.dumps(list(bytes(keypair))))
+    return p
+
+
+def derive_mint_keypair(secret: bytes, ticket_id: str) -> Keypair:
+    """The ticket's mint keypair: the same ticket always gives the same mint address."""
+    seed = hmac.new(secret, (MINT_SEED_DOMAIN + ticket_id).encode(), hashlib.sha256).digest()
+    return Keypair.from_seed(seed)
