@@ -57,9 +57,7 @@ def _os_user_for_postgres() -> str | None:
     try:
         pwd.getpwnam(DEFAULT_PG_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", DEFAULT_PG_USER], check=True
-        )
+        subprocess.run(["useradd", "--system", "--no-create-home", DEFAULT_PG_USER], check=True)
     return DEFAULT_PG_USER
 
 
@@ -95,8 +93,18 @@ class LocalPostgres:
         if self._os_user:
             shutil.chown(self.data_dir, user=self._os_user)
         init = self._run(
-            ["initdb", "-D", str(self.data_dir), "-U", DEFAULT_PG_USER, "--auth=trust",
-             "-E", "UTF8", "--locale=C", "--no-sync"]
+            [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                DEFAULT_PG_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
         )
         if init.returncode != 0:
             raise ServiceError(f"initdb failed: {init.stderr.strip()[-500:]}")
@@ -114,8 +122,19 @@ class LocalPostgres:
         if not self.durable:  # throwaway data: trade crash safety for speed
             opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         res = self._run(
-            ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-             "-o", " ".join(opts), "-w", "-t", str(int(self.start_timeout)), "start"]
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-o",
+                " ".join(opts),
+                "-w",
+                "-t",
+                str(int(self.start_timeout)),
+                "start",
+            ]
         )
         if res.returncode != 0:
             raise ServiceError(f"pg_ctl start failed: {(res.stdout + res.stderr).strip()[-500:]}")
@@ -182,8 +201,10 @@ def ensure_redis_server() -> str:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ServiceError("redis-server is missing: install Debian's redis-server package")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for args in (["apt-get", "update", "-qq"],
-                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"]):
+    for args in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+    ):
         res = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise ServiceError(f"{' '.join(args)} failed: {res.stderr.strip()[-500:]}")
@@ -206,8 +227,21 @@ class LocalRedis:
     def start(self) -> LocalRedis:
         binary = ensure_redis_server()
         self._proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

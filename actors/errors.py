@@ -1,0 +1,14 @@
+"""Errors raised by the composition layer (``actors``): settings, workflows, entry points."""
+
+
+class ActorsError(Exception):
+    """Raised when the service's own wiring or workflows fail; the root of this package's errors."""
+
+
+class SettingsError(ActorsError):
+    """Raised when an environment variable is missing or malformed; ``name`` names it."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs everything, lints, and runs the whole test suite against real PostgreSQL, Redis and
+# the embedded Solana validator. Extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+.venv/bin/ruff check .
+exec .venv/bin/pytest "$@"
