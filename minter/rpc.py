@@ -1,0 +1,244 @@
+"""The RPC client policy: which failures are retried, how, and what a send's outcome means.
+
+Reads are retried with Tenacity on transient faults (timeouts, connection errors, HTTP 429 and
+5xx, node behind). A send is retried only when the node provably did not take the transaction
+(HTTP 429, node behind, connection refused, BlockhashNotFound in preflight); when the outcome is
+unknown (a timeout, a dropped response) it raises :class:`SendOutcomeUnknown` and the caller
+resolves the signature later: the same bytes are never blindly re-sent here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+from solana.exceptions import SolanaRpcException
+from solana.rpc.api import Client
+from solana.rpc.commitment import Commitment
+from solana.rpc.core import RPCException
+from solana.rpc.types import TxOpts
+from solders.account import Account
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.rpc.errors import NodeUnhealthyMessage, SendTransactionPreflightFailureMessage
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorFieldless, TransactionStatus
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from minter.errors import PermanentRpcError, TransientRpcError
+
+DEFAULT_TIMEOUT = 10.0  # seconds for one HTTP request
+DEFAULT_ATTEMPTS = 6  # per call, the first included
+DEFAULT_DEADLINE = 30.0  # seconds across all attempts of one call
+DEFAULT_BACKOFF_MULTIPLIER = 0.05  # seconds; jittered exponential: 0.05, 0.1, 0.2 … up to the cap
+DEFAULT_BACKOFF_CAP = 2.0
+MAX_STATUSES_PER_CALL = 256  # getSignatureStatuses limit
+MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts limit
+
+T = TypeVar("T")
+
+
+class SendOutcomeUnknown(TransientRpcError):
+    """Raised when a send may or may not have reached the cluster (timeout, dropped response)."""
+
+
+class TransactionRejected(PermanentRpcError):
+    """Raised when preflight refused these transaction bytes for good; ``err`` says why."""
+
+    def __init__(self, err: str, logs: Sequence[str] = ()) -> None:
+        super().__init__(f"transaction rejected: {err}")
+        self.err = err
+        self.logs = list(logs)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one RPC call is retried on transient faults."""
+
+    attempts: int = DEFAULT_ATTEMPTS
+    deadline: float = DEFAULT_DEADLINE
+    backoff_multiplier: float = DEFAULT_BACKOFF_MULTIPLIER
+    backoff_cap: float = DEFAULT_BACKOFF_CAP
+
+
+@dataclass(frozen=True)
+class Simulation:
+    units: int | None
+    err: str | None
+    logs: list[str]
+
+
+def _http_cause(exc: BaseException) -> BaseException | None:
+    return exc.__cause__ if isinstance(exc, SolanaRpcException) else None
+
+
+def _preflight_err(exc: BaseException):
+    if isinstance(exc, RPCException) and exc.args:
+        msg = exc.args[0]
+        if isinstance(msg, SendTransactionPreflightFailureMessage):
+            return msg.data.err
+    return None
+
+
+def fault_kind(exc: BaseException) -> str | None:
+    """A short name for a transient fault (for retries and metrics), or None if not transient."""
+    cause = _http_cause(exc)
+    if isinstance(cause, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(cause, httpx.ConnectError):
+        return "connect"
+    if isinstance(cause, httpx.HTTPStatusError):
+        code = cause.response.status_code
+        if code == 429:
+            return "http_429"
+        if code >= 500:
+            return "http_5xx"
+        return None
+    if isinstance(cause, httpx.TransportError):
+        return "transport"
+    if isinstance(exc, RPCException) and exc.args and isinstance(exc.args[0], NodeUnhealthyMessage):
+        return "node_behind"
+    if _preflight_err(exc) == TransactionErrorFieldless.BlockhashNotFound:
+        return "blockhash_not_found"
+    return None
+
+
+_NOT_TAKEN = {"connect", "http_429", "node_behind", "blockhash_not_found"}
+
+
+class ChainClient:
+    """A solana-py ``Client`` behind the retry policy; typed values in and out."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        commitment: str = "confirmed",
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        skip_preflight: bool = False,
+        on_fault: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.commitment = Commitment(commitment)
+        self.retry = retry or RetryPolicy()
+        self.skip_preflight = skip_preflight
+        self._client = Client(url, commitment=self.commitment, timeout=timeout)
+        self._on_fault = on_fault or (lambda method, kind: None)
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    def _retrying(self, method: str, retry_on: Callable[[str], bool]) -> Retrying:
+        def retryable(exc: BaseException) -> bool:
+            kind = fault_kind(exc)
+            if kind is not None:
+                self._on_fault(method, kind)
+            return kind is not None and retry_on(kind)
+
+        return Retrying(
+            retry=retry_if_exception(retryable),
+            wait=wait_random_exponential(
+                multiplier=self.retry.backoff_multiplier, max=self.retry.backoff_cap
+            ),
+            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.deadline),
+            reraise=True,
+        )
+
+    def _call(self, method: str, fn: Callable[[], T]) -> T:
+        try:
+            return self._retrying(method, lambda kind: True)(fn)
+        except (SolanaRpcException, RPCException) as exc:
+            kind = fault_kind(exc)
+            if kind is not None:
+                raise TransientRpcError(f"{method}: {kind}") from None
+            raise PermanentRpcError(f"{method}: {_describe(exc)}") from None
+
+    # reads -----------------------------------------------------------------------------------
+    def latest_blockhash(self) -> tuple[Hash, int]:
+        resp = self._call("getLatestBlockhash", lambda: self._client.get_latest_blockhash())
+        return resp.value.blockhash, resp.value.last_valid_block_height
+
+    def block_height(self) -> int:
+        return self._call("getBlockHeight", lambda: self._client.get_block_height()).value
+
+    def balance(self, pubkey: Pubkey) -> int:
+        return self._call("getBalance", lambda: self._client.get_balance(pubkey)).value
+
+    def accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]:
+        out: list[Account | None] = []
+        for i in range(0, len(pubkeys), MAX_ACCOUNTS_PER_CALL):
+            chunk = list(pubkeys[i : i + MAX_ACCOUNTS_PER_CALL])
+            resp = self._call(
+                "getMultipleAccounts", lambda c=chunk: self._client.get_multiple_accounts(c)
+            )
+            out.extend(resp.value)
+        return out
+
+    def statuses(self, signatures: Sequence[Signature]) -> list[TransactionStatus | None]:
+        """Statuses in input order, searching history; ``None`` for an unknown signature."""
+        out: list[TransactionStatus | None] = []
+        for i in range(0, len(signatures), MAX_STATUSES_PER_CALL):
+            chunk = list(signatures[i : i + MAX_STATUSES_PER_CALL])
+            resp = self._call(
+                "getSignatureStatuses",
+                lambda c=chunk: self._client.get_signature_statuses(
+                    c, search_transaction_history=True
+                ),
+            )
+            out.extend(resp.value)
+        return out
+
+    def simulate(self, tx: VersionedTransaction) -> Simulation:
+        resp = self._call(
+            "simulateTransaction",
+            lambda: self._client.simulate_transaction(tx, sig_verify=False),
+        )
+        v = resp.value
+        return Simulation(v.units_consumed, None if v.err is None else str(v.err), v.logs or [])
+
+    # send ------------------------------------------------------------------------------------
+    def send(self, raw: bytes) -> Signature:
+        """Send signed bytes; retry only refusals that prove nothing was taken.
+
+        Raises :class:`SendOutcomeUnknown` when the bytes may or may not have landed, and
+        :class:`TransactionRejected` when preflight refused them for good.
+        """
+        opts = TxOpts(
+            skip_confirmation=True,
+            skip_preflight=self.skip_preflight,
+            preflight_commitment=self.commitment,
+        )
+        retrying = self._retrying("sendTransaction", lambda kind: kind in _NOT_TAKEN)
+        try:
+            return retrying(lambda: self._client.send_raw_transaction(raw, opts).value)
+        except SolanaRpcException as exc:
+            raise SendOutcomeUnknown(f"sendTransaction: {fault_kind(exc) or 'http'}") from None
+        except RPCException as exc:
+            kind = fault_kind(exc)
+            if kind is not None:  # still refused after every attempt: nothing was taken
+                raise SendOutcomeUnknown(f"sendTransaction: {kind}") from None
+            err = _preflight_err(exc)
+            if err is not None:
+                raise TransactionRejected(str(err), exc.args[0].data.logs or []) from None
+            raise PermanentRpcError(f"sendTransaction: {_describe(exc)}") from None
+
+    def close(self) -> None:
+        self._client._provider.session.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RPCException) and exc.args:
+        msg = exc.args[0]
+        return getattr(msg, "message", None) or type(msg).__name__
+    return type(exc).__name__
