@@ -12,16 +12,16 @@ from collections.abc import Callable, Sequence
 
 from actors import settings as cfg
 from actors.errors import SettingsError
+from minter.errors import ValidationError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+DEFAULT_WORKER_PROCESSES = 2
+DEFAULT_WORKER_THREADS = 8
 
 NOT_YET = {
-    "worker": "the exactly-once mint pipeline (issue 5)",
     "api": "the operations surface (issue 7)",
-    "enqueue": "the exactly-once mint pipeline (issue 5)",
-    "status": "the exactly-once mint pipeline (issue 5)",
     "transfer": "idempotent ticket transfers (issue 6)",
     "health": "the operations surface (issue 7)",
     "balance": "the operations surface (issue 7)",
@@ -40,6 +40,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(settings.database_url, revision=args.revision)
     print(f"database at revision {args.revision}")
     return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)  # fail here, in one line
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    from actors.tasks import CONTROL_QUEUE, MINT_QUEUE
+
+    argv = ["actors.worker_main", "--queues", MINT_QUEUE, CONTROL_QUEUE]
+    argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
+    return dramatiq_main(make_argument_parser().parse_args(argv))
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from actors.commands import enqueue_command
+
+    return enqueue_command(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from actors.commands import status_command
+
+    return status_command(args)
 
 
 def cmd_localnet(args: argparse.Namespace) -> int:
@@ -89,22 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_not_yet(name))
         return p
 
-    p = later("worker", "Dramatiq workers for all actors")
-    p.add_argument("--processes", type=int)
-    p.add_argument("--threads", type=int)
+    p = sub.add_parser("worker", help="Dramatiq workers for all actors")
+    p.add_argument("--processes", type=int, default=DEFAULT_WORKER_PROCESSES)
+    p.add_argument("--threads", type=int, default=DEFAULT_WORKER_THREADS)
+    p.set_defaults(func=cmd_worker)
     p = later("api", "the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p = later("enqueue", "record mint intent and enqueue it")
+    p = sub.add_parser("enqueue", help="record mint intent and enqueue it (one ticket or a CSV)")
     p.add_argument("--ticket-id")
     p.add_argument("--owner")
     p.add_argument("--name")
     p.add_argument("--symbol")
     p.add_argument("--uri")
-    p.add_argument("--standard", choices=cfg.STANDARDS)
-    p.add_argument("--csv")
-    p = later("status", "the ledger row and its chain state")
+    p.add_argument("--standard", help="metaplex or token2022 (default: NFT_STANDARD)")
+    p.add_argument("--seller-fee-basis-points", type=int)
+    p.add_argument("--event-id")
+    p.add_argument("--venue-id")
+    p.add_argument("--seat")
+    p.add_argument("--csv", help="one ticket a row; columns as the JSON names, metadata flattened")
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    p.set_defaults(func=cmd_enqueue)
+    p = sub.add_parser("status", help="the ledger row and its chain state")
     p.add_argument("ticket_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
     p = later("transfer", "record transfer intent and enqueue it")
     p.add_argument("--transfer-id", required=True)
     p.add_argument("--ticket-id", required=True)
@@ -121,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, ValidationError) as exc:
         _err(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:

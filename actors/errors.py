@@ -12,3 +12,11 @@ class SettingsError(ActorsError):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
+
+
+class IntentConflict(ActorsError):
+    """Raised when a ticket or transfer id arrives again with another payload; nothing changed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

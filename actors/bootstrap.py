@@ -1,0 +1,83 @@
+"""The one place that builds engines, clients and the broker from :class:`Settings`.
+
+Nothing is built at import time anywhere else; entry points call :func:`build_services` and
+hand the pieces to workflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.db import make_engine, make_session_factory
+from ledger.unit_of_work import UnitOfWork
+
+from actors.settings import Settings
+from minter.rpc import ChainClient, RetryPolicy
+
+DEFAULT_SEND_RATE = 10  # sends per second across all workers (the legacy default)
+DEFAULT_RPC_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs an operator or a test may turn; the defaults suit one payer on a public cluster."""
+
+    send_rate: int = DEFAULT_SEND_RATE
+    rpc_timeout: float = DEFAULT_RPC_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    skip_preflight: bool = False
+    compute_unit_price: int | None = None
+    db_pool_size: int = 5
+
+
+@dataclass
+class Services:
+    settings: Settings
+    tuning: Tuning
+    engine: Any = None
+    uow_factory: Any = None
+    chain: ChainClient | None = None
+    broker: Any = None
+    notify: Any = None  # wakes mint workers for ticket ids (Redis messages)
+    actors: Any = None
+
+    def close(self) -> None:
+        if self.chain is not None:
+            self.chain.close()
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    tuning: Tuning | None = None,
+    database: bool = True,
+    chain: bool = True,
+    broker: bool = True,
+    workers: bool = False,
+) -> Services:
+    """Build what a command needs: ``workers`` also declares the actors (worker processes)."""
+    tuning = tuning or Tuning()
+    services = Services(settings=settings, tuning=tuning)
+    if database:
+        services.engine = make_engine(settings.database_url, pool_size=tuning.db_pool_size)
+        session_factory = make_session_factory(services.engine)
+        services.uow_factory = lambda: UnitOfWork(session_factory)
+    if chain:
+        services.chain = ChainClient(
+            settings.rpc_url,
+            commitment=settings.commitment,
+            timeout=tuning.rpc_timeout,
+            retry=tuning.retry,
+            skip_preflight=tuning.skip_preflight,
+        )
+    if broker or workers:
+        from actors.tasks import make_broker, mint_notifier, register_actors
+
+        services.broker = make_broker(settings.redis_url)
+        services.notify = mint_notifier(services.broker)
+        if workers:
+            services.actors = register_actors(services.broker, services)
+    return services

@@ -1,0 +1,124 @@
+"""Bodies of ``minter enqueue`` and ``minter status``: parse, call one workflow, print."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+
+from actors import settings as cfg
+from actors.bootstrap import build_services
+from actors.enqueue import enqueue_mints
+
+EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
+_INT_COLUMNS = ("seller_fee_basis_points",)
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
+    """A plain fixed-width table for a terminal."""
+    cells = [[str(r.get(c) if r.get(c) is not None else "") for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def read_csv(path: str) -> list[dict]:
+    """One mint request per row; empty cells are absent fields."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = []
+        for row in csv.DictReader(f):
+            item = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+            for key in _INT_COLUMNS:
+                if key in item and item[key].strip().lstrip("-").isdigit():
+                    item[key] = int(item[key])
+            rows.append(item)
+        return rows
+
+
+def _item_from_flags(args: argparse.Namespace) -> dict:
+    item = {
+        "ticket_id": args.ticket_id,
+        "owner": args.owner,
+        "standard": args.standard,
+        "event_id": args.event_id,
+        "venue_id": args.venue_id,
+        "seat": args.seat,
+        "metadata": {
+            "name": args.name,
+            "symbol": args.symbol,
+            "uri": args.uri,
+            "seller_fee_basis_points": args.seller_fee_basis_points,
+        },
+    }
+    item["metadata"] = {k: v for k, v in item["metadata"].items() if v is not None}
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ticket", disable=not sys.stderr.isatty() or total < 2)
+
+
+def enqueue_command(args: argparse.Namespace) -> int:
+    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",))
+    items = read_csv(args.csv) if args.csv else [_item_from_flags(args)]
+    services = build_services(settings, chain=False)
+    try:
+        with _progress(len(items)) as bar:
+            results = enqueue_mints(
+                items,
+                uow_factory=services.uow_factory,
+                mint_secret=settings.mint_key_secret,
+                default_standard=settings.standard,
+                notify=services.notify,
+                on_progress=bar.update,
+            )
+    finally:
+        services.close()
+    rows = [
+        {
+            "ticket_id": r.ticket_id,
+            "mint_address": r.mint_address,
+            "status": "conflict" if r.conflict else r.status,
+            "new": r.created,
+        }
+        for r in results
+    ]
+    _print(rows, ("ticket_id", "mint_address", "status", "new"), as_json=args.json)
+    return EXIT_DIFFERS if any(r.conflict for r in results) else EXIT_OK
+
+
+def status_command(args: argparse.Namespace) -> int:
+    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL",))
+    services = build_services(settings, broker=False)
+    try:
+        from actors.status import ticket_status
+
+        report = ticket_status(
+            args.ticket_id, uow_factory=services.uow_factory, chain=services.chain
+        )
+    finally:
+        services.close()
+    if report is None:
+        print(f"minter: no ticket {args.ticket_id} in the ledger", file=sys.stderr)
+        return EXIT_DIFFERS
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        width = max(len(k) for k in report)
+        for key, value in report.items():
+            print(f"{key.ljust(width)}  {value}")
+    return EXIT_OK if report.get("agrees") else EXIT_DIFFERS
+
+
+def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) -> None:
+    rows = list(rows)
+    if as_json:
+        for r in rows:
+            print(json.dumps(r, default=str))
+    else:
+        print(format_table(rows, columns))

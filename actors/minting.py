@@ -1,0 +1,289 @@
+"""Steps 2–8 of the exactly-once protocol for mints (DESIGN.md).
+
+* :func:`process_mint`: claim a ``pending`` row, derive the mint key, build and sign, persist
+  signature, bytes and ``last_valid_block_height`` as ``submitted``, commit, then send once.
+* :func:`confirm_submitted`: resolve many ``submitted`` rows with one getSignatureStatuses call;
+  rebroadcast the same bytes while the blockhash is valid; after it expired, complete if the mint
+  account exists, otherwise put the row back to ``pending`` for a rebuild (same mint address).
+* :func:`sweep`: re-enqueue stale ``pending`` rows, so a lost message only delays a mint.
+
+Every workflow takes its collaborators as arguments; the actors in ``actors.tasks`` stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from minter.nft import build_mint_transaction, parse_mint_request
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from minter.errors import MinterError, TransientRpcError, ValidationError
+from minter.keys import Payer, derive_mint_keypair
+from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+
+DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
+DEFAULT_PENDING_AGE = timedelta(seconds=30)
+DEFAULT_CU_MARGIN = 1.15
+DEFAULT_CU_FLOOR = 20_000
+SIMULATION_CU_LIMIT = 1_400_000
+_LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class MintSigner:
+    """What signing a mint needs: the payer, the mint-key secret and the fee policy."""
+
+    payer: Payer
+    mint_secret: bytes = field(repr=False)
+    compute_unit_price: int | None = None
+    cu_margin: float = DEFAULT_CU_MARGIN
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+
+def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
+    """A signed transaction and its last valid block height, CU limit from a simulation."""
+    blockhash, last_valid = chain.latest_blockhash()
+
+    def build(units: int):
+        return build_mint_transaction(
+            req,
+            payer=signer.payer,
+            mint=mint,
+            recent_blockhash=blockhash,
+            compute_unit_limit=units,
+            compute_unit_price=signer.compute_unit_price,
+        )
+
+    sim = chain.simulate(build(SIMULATION_CU_LIMIT))
+    if sim.err is not None:
+        raise TransactionRejected(sim.err, sim.logs)
+    units = max(DEFAULT_CU_FLOOR, int((sim.units or 0) * signer.cu_margin))
+    return build(units), last_valid
+
+
+# ---------------------------------------------------------------------------------------------
+# step 2–3: claim, sign, persist, send
+
+
+def process_mint(
+    ticket_id: str, *, uow_factory: Callable, chain: ChainClient, signer: MintSigner
+) -> str:
+    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened."""
+    bound = log.bind(ticket_id=ticket_id)
+    with uow_factory() as uow:
+        row = uow.mints.claim_pending(ticket_id)
+        if row is None:
+            return "skipped"  # not pending any more, or another worker holds it
+        bound = bound.bind(mint_address=row.mint_address)
+        mint = derive_mint_keypair(signer.mint_secret, ticket_id)
+        if str(mint.pubkey()) != row.mint_address:
+            uow.mints.mark_failed(
+                ticket_id,
+                expected="pending",
+                reason="derived mint key does not match the recorded mint address "
+                "(MINT_KEY_SECRET changed); refusing to sign",
+            )
+            uow.commit()
+            bound.error("mint_key_mismatch")
+            return "failed"
+        try:
+            req = parse_mint_request(row.payload, default_standard=row.standard)
+        except ValidationError as exc:
+            uow.mints.mark_failed(ticket_id, expected="pending", reason=f"invalid request: {exc}")
+            uow.commit()
+            return "failed"
+        try:
+            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint)
+        except TransactionRejected as exc:
+            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="pending")
+            uow.commit()
+            bound.info("simulation_refused", err=exc.err, outcome=outcome)
+            return outcome
+        signature = str(tx.signatures[0])
+        uow.mints.mark_submitted(
+            ticket_id,
+            expected="pending",
+            signature=signature,
+            signed_tx=bytes(tx),
+            last_valid_block_height=last_valid,
+        )
+        uow.attempts.record("mint", ticket_id, signature, last_valid)
+        uow.commit()
+    bound = bound.bind(signature=signature)
+    try:
+        chain.send(bytes(tx))
+    except SendOutcomeUnknown as exc:
+        bound.info("send_outcome_unknown", error=str(exc))
+        return "submitted"
+    except TransactionRejected as exc:
+        with uow_factory() as uow:
+            uow.attempts.set_outcome(signature, "rejected", exc.err)
+            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="submitted")
+            uow.commit()
+        bound.info("send_rejected", err=exc.err, outcome=outcome)
+        return outcome
+    bound.info("sent")
+    return "submitted"
+
+
+def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: str) -> str:
+    """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
+    (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
+    if account is not None:
+        _complete_from_history(uow, row, chain, expected=expected)
+        return "completed"
+    if "InsufficientFunds" in err:  # the payer needs topping up; not the ticket's fault
+        if expected != "pending":
+            uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
+        else:
+            uow.mints.note_error(row.ticket_id, err)
+        return "pending"
+    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=f"refused by the cluster: {err}")
+    return "failed"
+
+
+def _complete_from_history(uow, row, chain: ChainClient, *, expected: str) -> None:
+    """The mint account exists: find which recorded attempt landed, and complete with it."""
+    attempts = uow.attempts.list_for("mint", row.ticket_id)
+    landed = None
+    if attempts:
+        statuses = chain.statuses([Signature.from_string(a.signature) for a in attempts])
+        for attempt, status in zip(attempts, statuses, strict=True):
+            if status is not None and status.err is None:
+                landed = attempt.signature
+                uow.attempts.set_outcome(attempt.signature, "landed")
+            elif attempt.outcome is None:
+                uow.attempts.set_outcome(attempt.signature, "superseded")
+    uow.mints.mark_completed(row.ticket_id, expected=expected, signature=landed)
+
+
+# ---------------------------------------------------------------------------------------------
+# step 4 and 6: resolve by signature, in batches
+
+
+@dataclass
+class ConfirmStats:
+    completed: int = 0
+    rebroadcast: int = 0
+    rebuilt: int = 0
+    failed: int = 0
+    waiting: int = 0
+    rebuild_ids: list[str] = field(default_factory=list)
+
+
+def confirm_submitted(
+    *,
+    uow_factory: Callable,
+    chain: ChainClient,
+    commitment: str = "confirmed",
+    limit: int = DEFAULT_CONFIRM_BATCH,
+    notify: Callable[[list[str]], None] | None = None,
+) -> ConfirmStats:
+    """Resolve up to ``limit`` ``submitted`` rows with one statuses call."""
+    stats = ConfirmStats()
+    resend: list[bytes] = []
+    need = _LEVELS[commitment]
+    with uow_factory() as uow:
+        rows = uow.mints.claim_batch("submitted", limit=limit)
+        if not rows:
+            return stats
+        statuses = chain.statuses([Signature.from_string(r.signature) for r in rows])
+        unseen = [r for r, s in zip(rows, statuses, strict=True) if s is None]
+        height = chain.block_height() if unseen else 0
+        expired = [r for r in unseen if height > r.last_valid_block_height]
+        exists = dict(
+            zip(
+                [r.ticket_id for r in expired],
+                chain.accounts([Pubkey.from_string(r.mint_address) for r in expired]),
+                strict=True,
+            )
+        )
+        for row, status in zip(rows, statuses, strict=True):
+            if status is not None and status.err is None:
+                if _level(status) >= need:
+                    uow.mints.mark_completed(row.ticket_id, expected="submitted")
+                    uow.attempts.set_outcome(row.signature, "landed")
+                    stats.completed += 1
+                else:
+                    stats.waiting += 1
+            elif status is not None:  # landed with an error (only with skip_preflight)
+                uow.attempts.set_outcome(row.signature, "failed", str(status.err))
+                req = parse_mint_request(row.payload, default_standard=row.standard)
+                outcome = _resolve_refusal(
+                    uow, row, req, chain, str(status.err), expected="submitted"
+                )
+                stats.completed += outcome == "completed"
+                stats.failed += outcome == "failed"
+                if outcome == "pending":
+                    stats.rebuild_ids.append(row.ticket_id)
+            elif row.ticket_id in exists:
+                if exists[row.ticket_id] is not None:
+                    _complete_from_history(uow, row, chain, expected="submitted")
+                    stats.completed += 1
+                else:
+                    uow.attempts.set_outcome(row.signature, "expired")
+                    uow.mints.reset_to_pending(
+                        row.ticket_id, expected="submitted", reason="blockhash expired unseen"
+                    )
+                    stats.rebuilt += 1
+                    stats.rebuild_ids.append(row.ticket_id)
+            else:
+                resend.append(bytes(row.signed_tx))
+        uow.commit()
+    for raw in resend:  # the same bytes: at most one of them can ever land
+        try:
+            chain.send(raw)
+        except (SendOutcomeUnknown, TransactionRejected):
+            pass  # resolved on a later pass either way
+        stats.rebroadcast += 1
+    if notify and stats.rebuild_ids:
+        notify(stats.rebuild_ids)
+    return stats
+
+
+def _level(status) -> int:
+    cs = status.confirmation_status
+    if cs is None:  # finalized statuses may omit the level and report confirmations null
+        return 2
+    return _LEVELS[str(cs).rsplit(".", 1)[-1].lower()]
+
+
+# ---------------------------------------------------------------------------------------------
+# step 8: nothing is lost with Redis
+
+
+def sweep(
+    *,
+    uow_factory: Callable,
+    notify: Callable[[list[str]], None],
+    pending_age: timedelta = DEFAULT_PENDING_AGE,
+    limit: int = 1000,
+) -> int:
+    """Re-enqueue ``pending`` rows untouched for ``pending_age``; returns how many."""
+    with uow_factory() as uow:
+        ids = uow.mints.requeue_stale_pending(older_than=pending_age, limit=limit)
+        uow.commit()
+    if ids:
+        notify(ids)
+    return len(ids)
+
+
+__all__ = [
+    "MintSigner",
+    "ConfirmStats",
+    "process_mint",
+    "confirm_submitted",
+    "sweep",
+    "MinterError",
+    "TransientRpcError",
+]

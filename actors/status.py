@@ -1,0 +1,38 @@
+"""A ticket's ledger row beside what the chain says about it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from minter.nft import parse_mint_request, verify_minted
+from solders.pubkey import Pubkey
+
+from minter.rpc import ChainClient
+
+
+def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) -> dict | None:
+    """The row's fields, the chain's view, and whether the two agree; None if no such ticket."""
+    with uow_factory() as uow:
+        row = uow.mints.get(ticket_id)
+        if row is None:
+            return None
+        attempts = uow.attempts.list_for("mint", ticket_id)
+    req = parse_mint_request(row.payload, default_standard=row.standard)
+    verification = verify_minted(chain.client, req, Pubkey.from_string(row.mint_address))
+    on_chain = verification.ok
+    if row.status == "completed":
+        agrees = on_chain
+    else:
+        agrees = not on_chain
+    return {
+        "ticket_id": row.ticket_id,
+        "status": row.status,
+        "standard": row.standard,
+        "owner": row.owner_address,
+        "mint_address": row.mint_address,
+        "signature": row.signature,
+        "attempts": len(attempts),
+        "last_error": row.last_error,
+        "chain": "minted as asked" if on_chain else "; ".join(verification.reasons),
+        "agrees": agrees,
+    }
