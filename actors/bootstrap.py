@@ -29,6 +29,9 @@ class Tuning:
     skip_preflight: bool = False
     compute_unit_price: int | None = None
     db_pool_size: int = 5
+    pending_age: float = 30.0  # seconds before the sweeper re-enqueues a pending row
+    confirm_interval: float = 0.25  # seconds between confirmer passes
+    sweep_interval: float = 5.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 
 import dramatiq
@@ -29,8 +30,6 @@ from dramatiq.rate_limits.backends import RedisBackend
 from actors import minting
 from minter.errors import PermanentRpcError, ValidationError
 
-DEFAULT_CONFIRM_INTERVAL = 0.25  # seconds between confirmer wake-ups
-DEFAULT_SWEEP_INTERVAL = 5.0
 DEFAULT_HEARTBEAT_TIMEOUT = 15_000  # ms before Redis hands a dead worker's messages to others
 DEFAULT_MAX_RETRIES = 20
 DEFAULT_MIN_BACKOFF = 200  # ms
@@ -126,13 +125,7 @@ class Ticker(dramatiq.Middleware):
             self._stop.wait(min(interval for _, interval in self.jobs))
 
 
-def register_actors(
-    broker,
-    services,
-    *,
-    confirm_interval=DEFAULT_CONFIRM_INTERVAL,
-    sweep_interval=DEFAULT_SWEEP_INTERVAL,
-):
+def register_actors(broker, services):
     """Declare the actors on ``broker``, bound to ``services``; returns them by name."""
     gate = RateGate(broker, per_second=services.tuning.send_rate)
     signer = minting.MintSigner(
@@ -158,7 +151,11 @@ def register_actors(
         )
 
     def sweep() -> None:
-        minting.sweep(uow_factory=services.uow_factory, notify=notify)
+        minting.sweep(
+            uow_factory=services.uow_factory,
+            notify=notify,
+            pending_age=timedelta(seconds=services.tuning.pending_age),
+        )
 
     retry_opts = dict(
         max_retries=DEFAULT_MAX_RETRIES,
@@ -177,6 +174,11 @@ def register_actors(
     ns.sweep = dramatiq.actor(sweep, actor_name="sweep", **control)
     ns.notify = notify
     broker.add_middleware(
-        Ticker(jobs=[(ns.confirm_submitted, confirm_interval), (ns.sweep, sweep_interval)])
+        Ticker(
+            jobs=[
+                (ns.confirm_submitted, services.tuning.confirm_interval),
+                (ns.sweep, services.tuning.sweep_interval),
+            ]
+        )
     )
     return ns

@@ -14,6 +14,9 @@ TUNING_VARIABLES = {
     "SOLANA_SKIP_PREFLIGHT": ("skip_preflight", lambda v: v.lower() in ("1", "true", "yes")),
     "SOLANA_COMPUTE_UNIT_PRICE": ("compute_unit_price", int),  # micro-lamports per CU
     "DATABASE_POOL_SIZE": ("db_pool_size", int),
+    "MINT_PENDING_AGE": ("pending_age", float),  # seconds before a pending row is re-enqueued
+    "MINT_CONFIRM_INTERVAL": ("confirm_interval", float),
+    "MINT_SWEEP_INTERVAL": ("sweep_interval", float),
 }
 
 
