@@ -1,0 +1,41 @@
+"""Operator inputs: tuning knobs, CSV rows, tables."""
+
+import pytest
+
+from actors.bootstrap import Tuning
+from actors.commands import format_table, read_csv
+from actors.errors import SettingsError
+from actors.tuning import tuning_from_env
+
+
+def test_tuning_defaults_and_overrides():
+    assert tuning_from_env({}) == Tuning()
+    t = tuning_from_env({"MINT_SEND_RATE": "250", "SOLANA_SKIP_PREFLIGHT": "true",
+                         "MINT_PENDING_AGE": "2.5"})
+    assert (t.send_rate, t.skip_preflight, t.pending_age) == (250, True, 2.5)
+
+
+@pytest.mark.parametrize("name,value", [("MINT_SEND_RATE", "fast"), ("MINT_PENDING_AGE", "-1")])
+def test_bad_tuning_names_the_variable(name, value):
+    with pytest.raises(SettingsError) as err:
+        tuning_from_env({name: value})
+    assert err.value.name == name
+
+
+def test_csv_rows_become_requests(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "ticket_id,owner,name,symbol,uri,seller_fee_basis_points,seat\n"
+        "T-1,Own1,Ticket 1,TIX,https://x/1.json,250,\n"
+        "T-2,Own2,Ticket 2,TIX,https://x/2.json,,B12\n"
+    )
+    rows = read_csv(str(path))
+    assert rows[0]["seller_fee_basis_points"] == 250 and "seat" not in rows[0]
+    assert rows[1]["seat"] == "B12" and "seller_fee_basis_points" not in rows[1]
+
+
+def test_table_aligns_columns():
+    out = format_table([{"a": "x", "b": 1}, {"a": "long", "b": None}], ("a", "b"))
+    lines = out.splitlines()
+    assert lines[0].startswith("a     b")
+    assert lines[3].rstrip() == "long"
