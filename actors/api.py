@@ -1,0 +1,155 @@
+"""The HTTP service (``minter api``): handlers parse, call one workflow, map errors, return.
+
+Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.auth`). Bad fields answer 422
+naming the field, a repeat 200, another payload for the same ticket 409, bodies over
+``max_body`` 413.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from actors.auth import AuthError, TokenVerifier
+from actors.enqueue import enqueue_mint
+from actors.errors import IntentConflict
+from minter.errors import ValidationError
+
+DEFAULT_MAX_BODY = 64 * 1024  # bytes
+
+
+class MintMetadata(BaseModel):
+    name: str
+    symbol: str
+    uri: str
+    seller_fee_basis_points: int | None = None
+
+
+class MintBody(BaseModel):
+    """A mint request (DESIGN.md, Interfaces); field limits are checked by the intake."""
+
+    ticket_id: str
+    owner: str
+    standard: str | None = None
+    event_id: str | None = None
+    venue_id: str | None = None
+    seat: str | None = None
+    metadata: MintMetadata
+
+
+class MintRow(BaseModel):
+    ticket_id: str
+    mint_address: str
+    status: str
+    owner: str | None = None
+    standard: str | None = None
+    signature: str | None = None
+    last_error: str | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+
+
+def _row_json(row) -> dict[str, Any]:
+    return MintRow(
+        ticket_id=row.ticket_id,
+        mint_address=row.mint_address,
+        status=row.status,
+        owner=row.owner_address,
+        standard=row.standard,
+        signature=row.signature,
+        last_error=row.last_error,
+        created_at=row.created_at.isoformat() if row.created_at else None,
+        completed_at=row.completed_at.isoformat() if row.completed_at else None,
+    ).model_dump()
+
+
+def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> FastAPI:
+    """The app over built services; ``health`` answers /ready and /balance (actors.health)."""
+    settings = services.settings
+    verifier = TokenVerifier(
+        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    app = FastAPI(title="ticket-minter", version="1")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            return JSONResponse({"detail": f"body over {max_body} bytes"}, status_code=413)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()
+            if len(body) > max_body:
+                return JSONResponse({"detail": f"body over {max_body} bytes"}, status_code=413)
+        return await call_next(request)
+
+    def authorized(authorization: str | None = Header(default=None)) -> dict:
+        try:
+            return verifier.verify(authorization)
+        except AuthError as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+    @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
+    def post_mint(body: MintBody, _claims: dict = Depends(authorized)):
+        try:
+            result = enqueue_mint(
+                body.model_dump(exclude_none=True),
+                uow_factory=services.uow_factory,
+                mint_secret=settings.mint_key_secret,
+                default_standard=settings.standard,
+                notify=services.notify,
+            )
+        except ValidationError as exc:
+            return _unprocessable(exc.field, exc.message)
+        except IntentConflict as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
+        payload = {
+            "ticket_id": result.ticket_id,
+            "mint_address": result.mint_address,
+            "status": result.status,
+        }
+        return JSONResponse(payload, status_code=202 if result.created else 200)
+
+    @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
+    def get_mint(ticket_id: str, _claims: dict = Depends(authorized)):
+        with services.uow_factory() as uow:
+            row = uow.mints.get(ticket_id)
+            if row is None:
+                raise HTTPException(404, f"no ticket {ticket_id}")
+            return _row_json(row)
+
+    @app.get("/health")
+    def live():
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {}})
+    def ready():
+        report = health.readiness()
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+    @app.get("/balance")
+    def balance():
+        return health.balance()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from actors.metrics import registry
+
+        return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _unprocessable(field: str, message: str) -> JSONResponse:
+    loc = ["body", *field.split(".")]
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": message, "type": "value_error"}], "field": field},
+        status_code=422,
+    )
+
+
+__all__ = ["create_app", "MintBody", "Field"]

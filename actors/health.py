@@ -1,0 +1,96 @@
+"""Readiness and balance: what ``/ready``, ``/balance``, ``minter health`` and ``minter balance`` say.
+
+Each readiness check answers on its own, so a 503 names every dependency that is not ready.
+"How many more mints" divides the payer's balance by the measured cost per ticket (the
+lamports the payer lost over recently completed mints), or by the standard's known cost before
+any mint has been measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from solders.pubkey import Pubkey
+
+LAMPORTS_PER_SOL = 1_000_000_000
+METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
+TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EHFLwtBexHzGvr2LF9wSU")
+# DESIGN.md, measured facts: rent + fees of one ticket, before this service measured its own
+KNOWN_COST = {"metaplex": 11_981_200, "token2022": 6_120_880}
+DEFAULT_MIN_BALANCE = 100 * KNOWN_COST["metaplex"]  # ready only while it pays for 100 mints
+DEFAULT_MAX_SLOTS_BEHIND = 150
+
+
+@dataclass
+class Health:
+    """Checks over built services; ``cost_per_ticket`` may be fed by the metrics reporter."""
+
+    services: object
+    ping_redis: Callable[[], bool] | None = None
+    min_balance: int = DEFAULT_MIN_BALANCE
+    cost_per_ticket: int | None = None
+
+    def _check(self, fn) -> tuple[bool, str]:
+        try:
+            return fn()
+        except Exception as exc:  # a readiness probe reports, it does not raise
+            return False, f"{type(exc).__name__}"
+
+    def _postgres(self):
+        with self.services.uow_factory() as uow:
+            uow.session.execute(__import__("sqlalchemy").text("SELECT 1"))
+        return True, "ok"
+
+    def _redis(self):
+        return (True, "ok") if self.ping_redis() else (False, "no PONG")
+
+    def _rpc(self):
+        resp = self.services.chain.client.get_health()
+        return (True, "ok") if resp.value == "ok" else (False, str(resp.value))
+
+    def _program(self):
+        program = (
+            METAPLEX_PROGRAM
+            if self.services.settings.standard == "metaplex"
+            else TOKEN_2022_PROGRAM
+        )
+        (account,) = self.services.chain.accounts([program])
+        if account is None or not account.executable:
+            return False, f"{program} is not deployed"
+        return True, "ok"
+
+    def _funded(self):
+        lamports = self.services.chain.balance(self.services.settings.payer.pubkey)
+        if lamports < self.min_balance:
+            return False, f"payer has {lamports} lamports, below {self.min_balance}"
+        return True, "ok"
+
+    def readiness(self) -> dict:
+        checks = {
+            "postgres": self._postgres,
+            "redis": self._redis,
+            "rpc": self._rpc,
+            "metadata_program": self._program,
+            "payer_funded": self._funded,
+        }
+        results = {name: self._check(fn) for name, fn in checks.items()}
+        not_ready = [name for name, (ok, _) in results.items() if not ok]
+        return {
+            "ready": not not_ready,
+            "not_ready": not_ready,
+            "checks": {name: detail for name, (_, detail) in results.items()},
+        }
+
+    def balance(self) -> dict:
+        payer = self.services.settings.payer.pubkey
+        lamports = self.services.chain.balance(payer)
+        cost = self.cost_per_ticket or KNOWN_COST[self.services.settings.standard]
+        return {
+            "payer": str(payer),
+            "lamports": lamports,
+            "sol": lamports / LAMPORTS_PER_SOL,
+            "cost_per_ticket_lamports": cost,
+            "cost_measured": self.cost_per_ticket is not None,
+            "mints_left": lamports // cost,
+        }
