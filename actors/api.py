@@ -7,11 +7,11 @@ naming the field, a repeat 200, another payload for the same ticket 409, bodies 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from actors.auth import AuthError, TokenVerifier
 from actors.enqueue import enqueue_mint
@@ -92,7 +92,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
     @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_mint(body: MintBody, _claims: dict = Depends(authorized)):
+    def post_mint(body: MintBody, _claims: Annotated[dict, Depends(authorized)]):
         try:
             result = enqueue_mint(
                 body.model_dump(exclude_none=True),
@@ -113,7 +113,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
     @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
-    def get_mint(ticket_id: str, _claims: dict = Depends(authorized)):
+    def get_mint(ticket_id: str, _claims: Annotated[dict, Depends(authorized)]):
         with services.uow_factory() as uow:
             row = uow.mints.get(ticket_id)
             if row is None:
@@ -150,6 +150,3 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
         {"detail": [{"loc": loc, "msg": message, "type": "value_error"}], "field": field},
         status_code=422,
     )
-
-
-__all__ = ["create_app", "MintBody", "Field"]

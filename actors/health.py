@@ -1,4 +1,4 @@
-"""Readiness and balance: what ``/ready``, ``/balance``, ``minter health`` and ``minter balance`` say.
+"""Readiness and balance, as ``/ready``, ``/balance``, ``minter health`` and ``minter balance`` say.
 
 Each readiness check answers on its own, so a 503 names every dependency that is not ready.
 "How many more mints" divides the payer's balance by the measured cost per ticket (the
