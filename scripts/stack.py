@@ -57,7 +57,7 @@ class Stack:
         self._workers: list[subprocess.Popen] = []
 
     # lifecycle -----------------------------------------------------------------------------
-    def start(self, *, database: str | None = None) -> Stack:
+    def start(self, *, database: str | None = None, fund: bool = True) -> Stack:
         from minter.keys import write_keypair_file
 
         if self.postgres is None:
@@ -73,7 +73,8 @@ class Stack:
             self._localnet.__enter__()
             self.rpc_url = self._localnet.url
         write_keypair_file(self.payer, self.workdir / "payer.json")
-        self.fund(self.payer.pubkey(), DEFAULT_AIRDROP_SOL * LAMPORTS_PER_SOL)
+        if fund:
+            self.fund(self.payer.pubkey(), DEFAULT_AIRDROP_SOL * LAMPORTS_PER_SOL)
         self.minter("migrate")
         return self
 
