@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.settings import Settings
 from ledger.db import make_engine, make_session_factory
 from ledger.unit_of_work import UnitOfWork
-
-from actors.settings import Settings
 from minter.rpc import ChainClient, RetryPolicy
 
 DEFAULT_SEND_RATE = 10  # sends per second across all workers (the legacy default)

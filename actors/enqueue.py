@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
-from minter.nft import MintRequest, parse_mint_request
 
 from actors.errors import IntentConflict
 from minter.errors import ValidationError
 from minter.keys import derive_mint_keypair
+from minter.nft import MintRequest, parse_mint_request
 
 DEFAULT_BATCH_SIZE = 500
 

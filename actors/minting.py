@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from minter.nft import build_mint_transaction, parse_mint_request
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from minter.errors import MinterError, TransientRpcError, ValidationError
 from minter.keys import Payer, derive_mint_keypair
+from minter.nft import build_mint_transaction, parse_mint_request
 from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures

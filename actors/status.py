@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minter.nft import parse_mint_request, verify_minted
 from solders.pubkey import Pubkey
 
+from minter.nft import parse_mint_request, verify_minted
 from minter.rpc import ChainClient
 
 
