@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
+from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
 LAMPORTS_PER_SOL = 1_000_000_000
 METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
-TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EHFLwtBexHzGvr2LF9wSU")
 # DESIGN.md, measured facts: rent + fees of one ticket, before this service measured its own
 KNOWN_COST = {"metaplex": 11_981_200, "token2022": 6_120_880}
 DEFAULT_MIN_BALANCE = 100 * KNOWN_COST["metaplex"]  # ready only while it pays for 100 mints
@@ -53,7 +53,7 @@ class Health:
         program = (
             METAPLEX_PROGRAM
             if self.services.settings.standard == "metaplex"
-            else TOKEN_2022_PROGRAM
+            else TOKEN_2022_PROGRAM_ID
         )
         (account,) = self.services.chain.accounts([program])
         if account is None or not account.executable:
