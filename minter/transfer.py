@@ -1,0 +1,100 @@
+"""Moving a ticket NFT between wallets, for both token programs, in one transaction.
+
+Create the destination's associated token account idempotently, TransferChecked of 1 (0
+decimals), and, when the source is a custody wallet, close the emptied source token account so
+its rent returns to the payer. Pure builders over frozen params; the caller signs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from spl.token.instructions import (
+    CloseAccountParams,
+    TransferCheckedParams,
+    close_account,
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+    transfer_checked,
+)
+
+TOKEN_PROGRAMS = {"metaplex": TOKEN_PROGRAM_ID, "token2022": TOKEN_2022_PROGRAM_ID}
+
+
+@dataclass(frozen=True)
+class TicketTransfer:
+    """One NFT (``mint``) from ``source_owner``'s token account to ``destination_owner``'s."""
+
+    mint: Pubkey
+    source_owner: Pubkey
+    destination_owner: Pubkey
+    payer: Pubkey
+    token_program: Pubkey = TOKEN_PROGRAM_ID
+    close_source: bool = True  # custody's emptied account: its rent goes back to the payer
+
+    @property
+    def source_account(self) -> Pubkey:
+        return get_associated_token_address(self.source_owner, self.mint, self.token_program)
+
+    @property
+    def destination_account(self) -> Pubkey:
+        return get_associated_token_address(self.destination_owner, self.mint, self.token_program)
+
+
+def transfer_instructions(t: TicketTransfer) -> list[Instruction]:
+    ixs = [
+        create_idempotent_associated_token_account(
+            t.payer, t.destination_owner, t.mint, t.token_program
+        ),
+        transfer_checked(
+            TransferCheckedParams(
+                program_id=t.token_program,
+                source=t.source_account,
+                mint=t.mint,
+                dest=t.destination_account,
+                owner=t.source_owner,
+                amount=1,
+                decimals=0,
+            )
+        ),
+    ]
+    if t.close_source:
+        ixs.append(
+            close_account(
+                CloseAccountParams(
+                    program_id=t.token_program,
+                    account=t.source_account,
+                    dest=t.payer,
+                    owner=t.source_owner,
+                )
+            )
+        )
+    return ixs
+
+
+def build_transfer_transaction(
+    t: TicketTransfer,
+    *,
+    payer: Keypair,
+    source: Keypair,
+    recent_blockhash: Hash,
+    compute_unit_limit: int,
+    compute_unit_price: int | None = None,
+) -> VersionedTransaction:
+    """The signed transfer; ``source`` signs as the token owner (may be the payer itself)."""
+    budget = [set_compute_unit_limit(compute_unit_limit)]
+    if compute_unit_price:
+        budget.append(set_compute_unit_price(compute_unit_price))
+    message = MessageV0.try_compile(
+        payer.pubkey(), budget + transfer_instructions(t), [], recent_blockhash
+    )
+    signers = [payer] if source.pubkey() == payer.pubkey() else [payer, source]
+    return VersionedTransaction(message, signers)
