@@ -1,0 +1,138 @@
+"""The ledger's tables (DESIGN.md, "Ledger"): legacy names, plus what the protocol needs.
+
+``payload`` holds the canonical request, compared for "same payload" repeats; ``checked_at``
+lets the confirmer take the rows it looked at least recently first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STATUSES = ("pending", "submitted", "completed", "failed")
+STANDARDS = ("metaplex", "token2022")
+ATTEMPT_KINDS = ("mint", "transfer")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+def _now():
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class _Intent:
+    """Columns every intent row (mint or transfer) carries through the protocol."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending", nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signed_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_valid_block_height: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NftMint(_Intent, Base):
+    __tablename__ = "nft_mints"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", name="uq_nft_mints_ticket_id"),
+        UniqueConstraint("mint_address", name="uq_nft_mints_mint_address"),
+        CheckConstraint(_in("status", STATUSES), name="ck_nft_mints_status"),
+        CheckConstraint(_in("standard", STANDARDS), name="ck_nft_mints_standard"),
+        Index("ix_nft_mints_status_updated", "status", "updated_at"),
+    )
+
+    ticket_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    mint_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    owner_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    standard: Mapped[str] = mapped_column(String(16), nullable=False)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False)
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    venue_id: Mapped[str | None] = mapped_column(String(128))
+
+    KEY = "ticket_id"
+
+
+class NftTransfer(_Intent, Base):
+    __tablename__ = "nft_transfers"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", name="uq_nft_transfers_transfer_id"),
+        UniqueConstraint("signature", name="uq_nft_transfers_signature"),
+        CheckConstraint(_in("status", STATUSES), name="ck_nft_transfers_status"),
+        Index("ix_nft_transfers_status_updated", "status", "updated_at"),
+        Index("ix_nft_transfers_ticket_id", "ticket_id"),
+    )
+
+    transfer_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    ticket_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    token_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    from_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    to_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, server_default="1", nullable=False)
+
+    KEY = "transfer_id"
+
+
+class NftAttempt(Base):
+    """One row per signed transaction of a mint or a transfer: the ledger explains each."""
+
+    __tablename__ = "nft_attempts"
+    __table_args__ = (
+        UniqueConstraint("signature", name="uq_nft_attempts_signature"),
+        CheckConstraint(_in("kind", ATTEMPT_KINDS), name="ck_nft_attempts_kind"),
+        Index("ix_nft_attempts_ref", "kind", "ref_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    ref_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    signature: Mapped[str] = mapped_column(String(128), nullable=False)
+    last_valid_block_height: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class Metric(Base):
+    """The monitoring store's table (owned by the monitoring service; legacy column names)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_name_timestamp", "metric_name", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    metric_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    service_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+    metric_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", nullable=False)
+    timestamp: Mapped[datetime] = _now()

@@ -1,0 +1,252 @@
+"""Repositories over one Session: idempotent intents, guarded transitions, claims that skip locks.
+
+A transition is ``UPDATE … WHERE key = :key AND status = :expected``; it reports whether the row
+moved and never raises on a lost race. Claims use ``FOR UPDATE SKIP LOCKED`` so two workers
+never hold the same row. Times come from the database (``now()``), the same for every worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from ledger.models import Metric, NftAttempt, NftMint, NftTransfer
+
+M = TypeVar("M", NftMint, NftTransfer)
+DEFAULT_PAGE = 1000
+
+
+class IntentRepository(Generic[M]):
+    """What mints and transfers share: keyed by ``model.KEY`` (ticket_id or transfer_id)."""
+
+    model: type[M]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.key = getattr(self.model, self.model.KEY)
+
+    # intents -----------------------------------------------------------------------------------
+    def add_intents(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[M, bool]]:
+        """Insert what is new, keep what exists; rows in input order with a created flag."""
+        if not rows:
+            return []
+        keys = [r[self.model.KEY] for r in rows]
+        values = [{**r, "status": "pending"} for r in rows]
+        if "metadata" in values[0]:  # the attribute behind the "metadata" column
+            values = [
+                {**{k: v for k, v in r.items() if k != "metadata"}, "metadata_": r["metadata"]}
+                for r in values
+            ]
+        stmt = insert(self.model).values(values).on_conflict_do_nothing().returning(self.key)
+        created = set(self.session.scalars(stmt).all())
+        by_key = {getattr(r, self.model.KEY): r for r in self.get_many(keys)}
+        return [(by_key[k], k in created) for k in keys]
+
+    def get(self, key: str) -> M | None:
+        return self.session.scalars(
+            select(self.model).where(self.key == key).execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def get_many(self, keys: Sequence[str]) -> list[M]:
+        rows = self.session.scalars(
+            select(self.model)
+            .where(self.key.in_(list(keys)))
+            .execution_options(populate_existing=True)
+        ).all()
+        order = {k: i for i, k in enumerate(keys)}
+        return sorted(rows, key=lambda r: order[getattr(r, self.model.KEY)])
+
+    # claims ------------------------------------------------------------------------------------
+    def claim_pending(self, key: str) -> M | None:
+        """Lock the row if it is ``pending`` and no one else holds it."""
+        return self.session.scalars(
+            select(self.model)
+            .where(self.key == key, self.model.status == "pending")
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def claim_batch(
+        self, status: str, *, limit: int, older_than: timedelta | None = None
+    ) -> list[M]:
+        """Lock up to ``limit`` rows in ``status``, least recently checked first."""
+        stmt = select(self.model).where(self.model.status == status)
+        if older_than is not None:
+            stmt = stmt.where(self.model.updated_at < func.now() - older_than)
+        stmt = (
+            stmt.order_by(self.model.checked_at.asc().nulls_first(), self.model.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return list(self.session.scalars(stmt).all())
+
+    def mark_checked(self, keys: Sequence[str]) -> None:
+        if keys:
+            self.session.execute(
+                update(self.model).where(self.key.in_(list(keys))).values(checked_at=func.now())
+            )
+
+    def requeue_stale_pending(self, *, older_than: timedelta, limit: int) -> list[str]:
+        """Touch and return ``pending`` rows idle for ``older_than`` (their wake-up was lost)."""
+        stale = (
+            select(self.model.id)
+            .where(self.model.status == "pending", self.model.updated_at < func.now() - older_than)
+            .order_by(self.model.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(self.model)
+            .where(self.model.id.in_(stale))
+            .values(updated_at=func.now())
+            .returning(self.key)
+        )
+        return list(self.session.scalars(stmt).all())
+
+    # guarded transitions -------------------------------------------------------------------------
+    def _move(self, key: str, *, expected: str, **values: Any) -> bool:
+        stmt = (
+            update(self.model)
+            .where(self.key == key, self.model.status == expected)
+            .values(updated_at=func.now(), **values)
+        )
+        return self.session.execute(stmt).rowcount == 1
+
+    def mark_submitted(
+        self,
+        key: str,
+        *,
+        expected: str,
+        signature: str,
+        signed_tx: bytes,
+        last_valid_block_height: int,
+    ) -> bool:
+        return self._move(
+            key,
+            expected=expected,
+            status="submitted",
+            signature=signature,
+            signed_tx=signed_tx,
+            last_valid_block_height=last_valid_block_height,
+            attempts=self.model.attempts + 1,
+        )
+
+    def mark_completed(self, key: str, *, expected: str, signature: str | None = None) -> bool:
+        extra = {"signature": signature} if signature else {}
+        return self._move(
+            key, expected=expected, status="completed", completed_at=func.now(), **extra
+        )
+
+    def mark_failed(self, key: str, *, expected: str, reason: str) -> bool:
+        return self._move(key, expected=expected, status="failed", last_error=reason)
+
+    def reset_to_pending(self, key: str, *, expected: str, reason: str) -> bool:
+        return self._move(key, expected=expected, status="pending", last_error=reason)
+
+    def note_error(self, key: str, reason: str) -> None:
+        self.session.execute(
+            update(self.model)
+            .where(self.key == key)
+            .values(last_error=reason, updated_at=func.now())
+        )
+
+    # reporting -----------------------------------------------------------------------------------
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(self.model.status, func.count()).group_by(self.model.status)
+        ).all()
+        return dict(rows)
+
+    def iter_pages(self, *, page: int = DEFAULT_PAGE) -> Iterator[list[M]]:
+        """Every row in id order, ``page`` at a time (keyset pagination)."""
+        last = 0
+        while True:
+            rows = list(
+                self.session.scalars(
+                    select(self.model)
+                    .where(self.model.id > last)
+                    .order_by(self.model.id)
+                    .limit(page)
+                ).all()
+            )
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id
+
+
+class MintRepository(IntentRepository[NftMint]):
+    model = NftMint
+
+
+class TransferRepository(IntentRepository[NftTransfer]):
+    model = NftTransfer
+
+    def for_ticket(self, ticket_id: str) -> list[NftTransfer]:
+        return list(
+            self.session.scalars(
+                select(NftTransfer)
+                .where(NftTransfer.ticket_id == ticket_id)
+                .order_by(NftTransfer.id)
+            ).all()
+        )
+
+
+class AttemptRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, kind: str, ref_id: str, signature: str, last_valid_block_height: int) -> None:
+        self.session.execute(
+            insert(NftAttempt)
+            .values(
+                kind=kind,
+                ref_id=ref_id,
+                signature=signature,
+                last_valid_block_height=last_valid_block_height,
+            )
+            .on_conflict_do_nothing(index_elements=["signature"])
+        )
+
+    def mark_sent(self, signature: str) -> None:
+        self.session.execute(
+            update(NftAttempt).where(NftAttempt.signature == signature).values(sent_at=func.now())
+        )
+
+    def set_outcome(self, signature: str, outcome: str, error: str | None = None) -> None:
+        self.session.execute(
+            update(NftAttempt)
+            .where(NftAttempt.signature == signature)
+            .values(outcome=outcome, error=error)
+        )
+
+    def list_for(self, kind: str, ref_id: str) -> list[NftAttempt]:
+        return list(
+            self.session.scalars(
+                select(NftAttempt)
+                .where(NftAttempt.kind == kind, NftAttempt.ref_id == ref_id)
+                .order_by(NftAttempt.id)
+            ).all()
+        )
+
+
+class MetricsRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert_batch(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """One multi-row INSERT (metric_name, service_name, value, metric_type, labels)."""
+        if not rows:
+            return 0
+        self.session.execute(insert(Metric).values(list(rows)))
+        return len(rows)
+
+    def ping(self) -> None:
+        self.session.execute(text("SELECT 1"))

@@ -1,0 +1,36 @@
+"""A unit of work: one session, its repositories, and a rollback unless committed."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.repository import (
+    AttemptRepository,
+    MetricsRepository,
+    MintRepository,
+    TransferRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self.mints = MintRepository(self.session)
+        self.transfers = TransferRepository(self.session)
+        self.attempts = AttemptRepository(self.session)
+        self.metrics = MetricsRepository(self.session)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.rollback()  # a no-op after commit; otherwise nothing half-done survives
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
