@@ -26,7 +26,10 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.rollback()  # a no-op after commit; otherwise nothing half-done survives
+        # Rows read stay readable after the block (writes go through guarded UPDATEs, never
+        # through these objects), and nothing uncommitted survives the rollback.
+        self.session.expunge_all()
+        self.rollback()
         self.session.close()
 
     def commit(self) -> None:
