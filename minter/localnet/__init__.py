@@ -1,0 +1,1 @@
+"""The embedded validator: LiteSVM behind the Solana JSON-RPC API (``minter localnet``)."""

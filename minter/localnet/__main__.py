@@ -1,0 +1,5 @@
+import sys
+
+from minter.localnet.cli import main
+
+sys.exit(main())

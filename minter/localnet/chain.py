@@ -1,0 +1,260 @@
+"""The embedded cluster's state: LiteSVM plus what a real node keeps that LiteSVM does not.
+
+LiteSVM accepts only its latest blockhash, so its check is off and this class keeps the recent
+blockhashes with their block heights (valid for 150 blocks, as on a real cluster). Statuses,
+slots and confirmation levels are this class's own records. One lock guards everything.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+
+from solders.account import Account
+from solders.hash import Hash
+from solders.litesvm import LiteSVM
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+
+BLOCKHASH_VALIDITY = 150  # blocks, as on mainnet
+FINALIZED_DEPTH = 31  # slots behind the tip
+CONFIRMED_DEPTH = 1
+DEFAULT_HISTORY = 1_000_000  # signatures remembered
+LAMPORTS_PER_SIGNATURE = 5000
+TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
+TOKEN_ACCOUNT_LEN = 165
+
+
+class ChainError(Exception):
+    """Raised when a transaction is refused before execution; ``err`` is the RPC error JSON."""
+
+    def __init__(self, err, message: str, logs: list[str] | None = None, units: int = 0):
+        super().__init__(message)
+        self.err = err
+        self.logs = logs or []
+        self.units = units
+
+
+@dataclass
+class Record:
+    """What the node remembers of one executed transaction."""
+
+    slot: int
+    err: object  # RPC error JSON, or None
+    tx: bytes
+    logs: list[str]
+    units: int
+    fee: int
+    pre_balances: list[int]
+    post_balances: list[int]
+    pre_token: list[dict]
+    post_token: list[dict]
+
+
+@dataclass
+class Stats:
+    requests: dict = field(default_factory=lambda: defaultdict(int))
+    send_requests: int = 0
+    executed_ok: int = 0
+    executed_err: int = 0
+    preflight_failed: int = 0
+    refused: dict = field(default_factory=lambda: defaultdict(int))
+    dropped_responses: int = 0
+
+    def as_json(self) -> dict:
+        return {
+            "requests": dict(self.requests),
+            "send_requests": self.send_requests,
+            "executed_ok": self.executed_ok,
+            "executed_err": self.executed_err,
+            "preflight_failed": self.preflight_failed,
+            "refused": dict(self.refused),
+            "dropped_responses": self.dropped_responses,
+        }
+
+
+def token_balance_entry(index: int, account: Account | None) -> dict | None:
+    """A ``preTokenBalances``/``postTokenBalances`` item, or None if not a token account."""
+    if account is None or account.owner not in TOKEN_PROGRAMS:
+        return None
+    data = bytes(account.data)
+    if len(data) < TOKEN_ACCOUNT_LEN or (len(data) > TOKEN_ACCOUNT_LEN and data[165] != 2):
+        return None
+    amount = int.from_bytes(data[64:72], "little")
+    return {
+        "accountIndex": index,
+        "mint": str(Pubkey.from_bytes(data[0:32])),
+        "owner": str(Pubkey.from_bytes(data[32:64])),
+        "programId": str(account.owner),
+        "uiTokenAmount": {"amount": str(amount), "decimals": None},
+    }
+
+
+class LocalChain:
+    def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
+        self.lock = threading.RLock()
+        self.svm = LiteSVM().with_blockhash_check(False)
+        self.slot = 1
+        self.svm.warp_to_slot(self.slot)
+        self.genesis_hash = self.svm.latest_blockhash()
+        self.blockhashes: OrderedDict[Hash, int] = OrderedDict({self.genesis_hash: self.slot})
+        self.records: OrderedDict[Signature, Record] = OrderedDict()
+        self.history = history
+        self.token_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)
+        self.stats = Stats()
+        self.transaction_count = 0
+
+    # time ------------------------------------------------------------------------------------
+    @property
+    def block_height(self) -> int:
+        return self.slot  # every slot has a block here: no skipped leaders
+
+    def advance(self) -> None:
+        """One slot: a new block with a new blockhash; blockhashes older than 150 blocks go."""
+        with self.lock:
+            self.slot += 1
+            self.svm.warp_to_slot(self.slot)
+            self.svm.expire_blockhash()
+            self.blockhashes[self.svm.latest_blockhash()] = self.block_height
+            while len(self.blockhashes) > BLOCKHASH_VALIDITY + 1:
+                self.blockhashes.popitem(last=False)
+
+    def latest_blockhash(self) -> tuple[Hash, int]:
+        with self.lock:
+            return self.svm.latest_blockhash(), self.block_height + BLOCKHASH_VALIDITY
+
+    def blockhash_valid(self, blockhash: Hash) -> bool:
+        with self.lock:
+            height = self.blockhashes.get(blockhash)
+            return height is not None and self.block_height <= height + BLOCKHASH_VALIDITY
+
+    def commitment_slot(self, commitment: str | None) -> int:
+        depth = {"processed": 0, "confirmed": CONFIRMED_DEPTH, "finalized": FINALIZED_DEPTH}
+        return max(0, self.slot - depth.get(commitment or "finalized", FINALIZED_DEPTH))
+
+    # accounts --------------------------------------------------------------------------------
+    def account(self, pubkey: Pubkey) -> Account | None:
+        with self.lock:
+            acc = self.svm.get_account(pubkey)
+        if acc is None or (acc.lamports == 0 and not acc.executable):
+            return None  # LiteSVM keeps closed accounts as empty ones
+        return acc
+
+    def airdrop(self, pubkey: Pubkey, lamports: int) -> Signature:
+        with self.lock:
+            res = self.svm.airdrop(pubkey, lamports)
+            if hasattr(res, "err"):
+                raise ChainError(json.loads(res.to_json())["err"], "airdrop failed")
+            sig = res.signature()
+            self._remember(
+                sig, Record(self.slot, None, b"", list(res.logs()), 0, 0, [], [], [], [])
+            )
+            return sig
+
+    # transactions ----------------------------------------------------------------------------
+    def check_blockhash(self, tx: VersionedTransaction) -> None:
+        if not self.blockhash_valid(tx.message.recent_blockhash):
+            raise ChainError("BlockhashNotFound", "Blockhash not found")
+
+    def simulate(self, tx: VersionedTransaction) -> tuple[object, list[str], int]:
+        with self.lock:
+            res = self.svm.simulate_transaction(tx)
+        if hasattr(res, "err"):
+            meta = res.meta()
+            return (
+                json.loads(res.to_json())["err"],
+                list(meta.logs()),
+                meta.compute_units_consumed(),
+            )
+        return None, list(res.meta().logs()), res.meta().compute_units_consumed()
+
+    def execute(self, tx: VersionedTransaction, raw: bytes, *, preflight: bool) -> Signature:
+        """Run ``tx`` as the leader would; with ``preflight`` a failing one is refused unrun."""
+        sig = tx.signatures[0]
+        with self.lock:
+            if sig in self.records:
+                raise ChainError("AlreadyProcessed", "This transaction has already been processed")
+            self.check_blockhash(tx)
+            if preflight:
+                err, logs, units = self.simulate(tx)
+                if err is not None:
+                    self.stats.preflight_failed += 1
+                    raise ChainError(err, _describe(err), logs, units)
+            keys = list(tx.message.account_keys)
+            before = [self.svm.get_account(k) for k in keys]
+            res = self.svm.send_transaction(tx)
+            after = [self.svm.get_account(k) for k in keys]
+            failed = hasattr(res, "err")
+            meta = res.meta() if failed else res
+            err = json.loads(res.to_json())["err"] if failed else None
+            if failed and err == "AlreadyProcessed":
+                raise ChainError(err, "This transaction has already been processed")
+            fee = LAMPORTS_PER_SIGNATURE * len(tx.signatures)
+            record = Record(
+                slot=self.slot,
+                err=err,
+                tx=raw,
+                logs=list(meta.logs()),
+                units=meta.compute_units_consumed(),
+                fee=fee,
+                pre_balances=[a.lamports if a else 0 for a in before],
+                post_balances=[a.lamports if a else 0 for a in after],
+                pre_token=[e for i, a in enumerate(before) if (e := token_balance_entry(i, a))],
+                post_token=[e for i, a in enumerate(after) if (e := token_balance_entry(i, a))],
+            )
+            for entry in record.post_token:
+                self.token_accounts[Pubkey.from_string(entry["owner"])].add(
+                    keys[entry["accountIndex"]]
+                )
+            self._remember(sig, record)
+            self.transaction_count += 1
+            if failed:
+                self.stats.executed_err += 1
+            else:
+                self.stats.executed_ok += 1
+            return sig
+
+    def _remember(self, sig: Signature, record: Record) -> None:
+        self.records[sig] = record
+        while len(self.records) > self.history:
+            self.records.popitem(last=False)
+
+    def status(self, sig: Signature) -> dict | None:
+        with self.lock:
+            rec = self.records.get(sig)
+            if rec is None:
+                return None
+            depth = self.slot - rec.slot
+        if depth >= FINALIZED_DEPTH:
+            level, confirmations = "finalized", None
+        else:
+            level = "confirmed" if depth >= CONFIRMED_DEPTH else "processed"
+            confirmations = depth
+        return {
+            "slot": rec.slot,
+            "confirmations": confirmations,
+            "err": rec.err,
+            "status": {"Ok": None} if rec.err is None else {"Err": rec.err},
+            "confirmationStatus": level,
+        }
+
+    def record(self, sig: Signature) -> Record | None:
+        with self.lock:
+            return self.records.get(sig)
+
+    def token_accounts_of(self, owner: Pubkey) -> list[Pubkey]:
+        with self.lock:
+            return sorted(self.token_accounts.get(owner, ()), key=bytes)
+
+
+def _describe(err) -> str:
+    if isinstance(err, dict) and "InstructionError" in err:
+        index, detail = err["InstructionError"]
+        if isinstance(detail, dict) and "Custom" in detail:
+            detail = f"custom program error: {hex(detail['Custom'])}"
+        return f"Transaction simulation failed: Error processing Instruction {index}: {detail}"
+    return f"Transaction simulation failed: {err}"
