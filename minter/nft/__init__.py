@@ -1,0 +1,14 @@
+"""Ticket NFTs on chain: intake, instructions for both standards, the transaction, checks."""
+
+from minter.nft.request import MintRequest, parse_mint_request
+from minter.nft.transaction import MAX_TRANSACTION_BYTES, build_mint_transaction
+from minter.nft.verify import Verification, verify_minted
+
+__all__ = [
+    "MAX_TRANSACTION_BYTES",
+    "MintRequest",
+    "Verification",
+    "build_mint_transaction",
+    "parse_mint_request",
+    "verify_minted",
+]
