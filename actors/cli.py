@@ -49,7 +49,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from actors.tasks import CONTROL_QUEUE, MINT_QUEUE
 
-    argv = ["actors.worker_main", "--queues", MINT_QUEUE, CONTROL_QUEUE]
+    argv = ["actors.worker_main:broker", "--queues", MINT_QUEUE, CONTROL_QUEUE]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
