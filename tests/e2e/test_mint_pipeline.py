@@ -152,10 +152,13 @@ def test_sigkill_workers_at_random_moments(stack, localnet):
     stack.start_workers(processes=2, threads=8)
     results = enqueue(stack, items)
     ids = [i["ticket_id"] for i in items]
+    outstanding = []
     for _ in range(3):
         time.sleep(rng.uniform(0.5, 3.0))
         stack.stop_workers(sig=signal.SIGKILL)
+        outstanding.append(300 - list(stack.statuses(ids).values()).count("completed"))
         stack.start_workers(processes=2, threads=8)
+    assert outstanding[0] > 0, "the first kill came after the run had finished"
     statuses = stack.wait_until_resolved(ids, timeout=300)
     assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]
     assert executed_ok(localnet) - before == 300
@@ -171,6 +174,7 @@ def test_redis_flushed_mid_run(stack, localnet):
     results = enqueue(stack, items)
     time.sleep(0.5)
     redis.Redis.from_url(stack.redis.url()).flushall()
+    assert "pending" in stack.statuses().values(), "the flush came after the run had finished"
     statuses = stack.wait_until_resolved([i["ticket_id"] for i in items], timeout=300)
     assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]
     assert_minted_exactly_once(stack, items, results)
@@ -182,6 +186,8 @@ def test_postgres_restarted_mid_run(stack, localnet):
     stack.start_workers(processes=1, threads=8)
     results = enqueue(stack, items)
     time.sleep(0.5)
+    unfinished = [v for v in stack.statuses().values() if v != "completed"]
+    assert unfinished, "the restart came after the run had finished"
     stack.postgres.restart(down_seconds=2)
     statuses = stack.wait_until_resolved([i["ticket_id"] for i in items], timeout=300)
     assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]
