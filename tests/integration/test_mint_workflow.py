@@ -1,0 +1,158 @@
+"""The mint workflows called directly (no Dramatiq), on a fast validator: 20 ms slots, so a
+blockhash expires in about three seconds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from solana.rpc.api import Client
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from actors.enqueue import enqueue_mints
+from actors.minting import MintSigner, confirm_submitted, process_mint
+from minter.errors import TransientRpcError
+from minter.keys import Payer
+from minter.localnet import admin
+from minter.localnet.process import LocalnetProcess
+from minter.nft import parse_mint_request, verify_minted
+from minter.rpc import ChainClient, RetryPolicy
+
+SECRET = b"k" * 32
+
+
+@pytest.fixture(scope="module")
+def fast_url():
+    with LocalnetProcess(slot_ms=20) as proc:
+        yield proc.url
+
+
+@pytest.fixture
+def chain(fast_url):
+    client = ChainClient(fast_url, retry=RetryPolicy(attempts=2, deadline=1.0), timeout=2.0)
+    yield client
+    admin.set_faults(fast_url)
+    client.close()
+
+
+@pytest.fixture
+def signer(fast_url):
+    payer = Keypair()
+    client = Client(fast_url)
+    client.confirm_transaction(
+        client.request_airdrop(payer.pubkey(), 10**11).value, "confirmed", sleep_seconds=0.02
+    )
+    return MintSigner(payer=Payer(payer), mint_secret=SECRET)
+
+
+def ticket(uow_factory, ticket_id: str, *, secret: bytes = SECRET):
+    item = {
+        "ticket_id": ticket_id,
+        "owner": str(Keypair().pubkey()),
+        "standard": "token2022",
+        "metadata": {"name": "Ticket", "symbol": "TIX", "uri": "https://t.example/1"},
+    }
+    woken: list[str] = []
+    (res,) = enqueue_mints(
+        [item],
+        uow_factory=uow_factory,
+        mint_secret=secret,
+        default_standard="token2022",
+        notify=woken.extend,
+    )
+    assert woken == [ticket_id]
+    return item, res
+
+
+def confirm_until(uow_factory, chain, ticket_id, status, *, notify=None, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        confirm_submitted(uow_factory=uow_factory, chain=chain, notify=notify)
+        with uow_factory() as uow:
+            row = uow.mints.get(ticket_id)
+        if row.status == status:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"{ticket_id} stayed {row.status}")
+
+
+def executed(url) -> int:
+    return admin.get_stats(url)["executed_ok"]
+
+
+def test_submit_then_confirm(uow_factory, chain, signer, fast_url):
+    item, res = ticket(uow_factory, "W-1")
+    before = executed(fast_url)
+    assert process_mint("W-1", uow_factory=uow_factory, chain=chain, signer=signer) == "submitted"
+    with uow_factory() as uow:
+        row = uow.mints.get("W-1")
+        (attempt,) = uow.attempts.list_for("mint", "W-1")
+    assert row.status == "submitted" and row.signed_tx and attempt.signature == row.signature
+    row = confirm_until(uow_factory, chain, "W-1", "completed")
+    assert executed(fast_url) - before == 1
+    req = parse_mint_request(item, default_standard="token2022")
+    assert verify_minted(chain.client, req, Pubkey.from_string(res.mint_address)).ok
+    # a second message for the same ticket does nothing
+    assert process_mint("W-1", uow_factory=uow_factory, chain=chain, signer=signer) == "skipped"
+
+
+def test_unseen_send_is_rebroadcast_with_the_same_bytes(uow_factory, chain, signer, fast_url):
+    ticket(uow_factory, "W-2")
+    admin.set_faults(fast_url, blockhash_not_found=1.0)
+    before = executed(fast_url)
+    assert process_mint("W-2", uow_factory=uow_factory, chain=chain, signer=signer) == "submitted"
+    assert executed(fast_url) == before  # refused: nothing ran
+    with uow_factory() as uow:
+        first = uow.mints.get("W-2")
+    admin.set_faults(fast_url)
+    stats = confirm_submitted(uow_factory=uow_factory, chain=chain)
+    assert stats.rebroadcast == 1 and stats.rebuilt == 0
+    row = confirm_until(uow_factory, chain, "W-2", "completed")
+    assert (row.signature, row.signed_tx) == (first.signature, first.signed_tx)
+    assert executed(fast_url) - before == 1
+
+
+def test_expired_unseen_is_rebuilt_at_the_same_mint_address(uow_factory, chain, signer, fast_url):
+    _, res = ticket(uow_factory, "W-3")
+    admin.set_faults(fast_url, blockhash_not_found=1.0)
+    before = executed(fast_url)
+    process_mint("W-3", uow_factory=uow_factory, chain=chain, signer=signer)
+    with uow_factory() as uow:
+        first = uow.mints.get("W-3")
+    while chain.block_height() <= first.last_valid_block_height:
+        time.sleep(0.1)
+    admin.set_faults(fast_url)
+    woken: list[str] = []
+    stats = confirm_submitted(uow_factory=uow_factory, chain=chain, notify=woken.extend)
+    assert (stats.rebuilt, woken) == (1, ["W-3"])
+    with uow_factory() as uow:
+        assert uow.mints.get("W-3").status == "pending"
+    assert process_mint("W-3", uow_factory=uow_factory, chain=chain, signer=signer) == "submitted"
+    row = confirm_until(uow_factory, chain, "W-3", "completed")
+    assert row.signature != first.signature and row.mint_address == res.mint_address
+    assert executed(fast_url) - before == 1
+    with uow_factory() as uow:
+        outcomes = [(a.signature, a.outcome) for a in uow.attempts.list_for("mint", "W-3")]
+    assert outcomes == [(first.signature, "expired"), (row.signature, "landed")]
+
+
+def test_changed_secret_refuses_to_sign(uow_factory, chain, signer, fast_url):
+    ticket(uow_factory, "W-4", secret=b"another secret, another address!")
+    sends = admin.get_stats(fast_url)["send_requests"]
+    assert process_mint("W-4", uow_factory=uow_factory, chain=chain, signer=signer) == "failed"
+    with uow_factory() as uow:
+        row = uow.mints.get("W-4")
+    assert row.status == "failed" and "MINT_KEY_SECRET" in row.last_error
+    assert admin.get_stats(fast_url)["send_requests"] == sends
+
+
+def test_rpc_down_leaves_the_row_pending(uow_factory, signer):
+    from scripts.local_services import free_port
+
+    dead = ChainClient(f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=2))
+    ticket(uow_factory, "W-5")
+    with pytest.raises(TransientRpcError):
+        process_mint("W-5", uow_factory=uow_factory, chain=dead, signer=signer)
+    with uow_factory() as uow:
+        assert uow.mints.get("W-5").status == "pending"
