@@ -75,9 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
         except ValueError:
             return self._json(200, _error(None, -32700, "Parse error"))
+        delay = 0.0
         if not _is_admin(request):  # admin calls must work while faults are on
-            if node.faults.latency:
-                time.sleep(node.faults.latency)
+            delay = node.faults.latency  # slept before answering, after every draw is made
             if node.faults.hit("http_429"):
                 node.chain.stats.refused["http_429"] += 1
                 return self._send(429, b'{"error":{"code":429,"message":"Too many requests"}}')
@@ -93,7 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _Drop:
             node.chain.stats.dropped_responses += 1
             self.close_connection = True
+            time.sleep(delay)
             return None
+        time.sleep(delay)
         return self._json(200, answer)
 
     def do_GET(self):  # noqa: N802 - /health as solana-test-validator serves it
