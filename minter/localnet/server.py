@@ -62,6 +62,7 @@ class _Drop(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients expect
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     server: LocalnetServer
 
     def log_message(self, format, *args):  # noqa: A002 - quiet; stats say what happened
