@@ -20,7 +20,7 @@ def _coption_key(data: bytes, at: int) -> str | None:
     )
 
 
-def _ui(amount: int, decimals: int) -> dict:
+def ui_amount(amount: int, decimals: int) -> dict:
     ui = amount / (10**decimals)
     text = str(amount) if decimals == 0 else f"{ui:.{decimals}f}".rstrip("0").rstrip(".")
     return {"amount": str(amount), "decimals": decimals, "uiAmount": ui, "uiAmountString": text}
@@ -49,7 +49,7 @@ def token_amount(chain, acc) -> dict | None:
     if acc.owner not in _PROGRAM_NAMES or not _is_token_account(acc, data):
         return None
     mint = Pubkey.from_bytes(data[0:32])
-    return _ui(int.from_bytes(data[64:72], "little"), mint_decimals(chain, mint))
+    return ui_amount(int.from_bytes(data[64:72], "little"), mint_decimals(chain, mint))
 
 
 def parse_token_account(chain, acc, data: bytes) -> dict | None:
@@ -73,7 +73,9 @@ def parse_token_account(chain, acc, data: bytes) -> dict | None:
             "mint": str(mint),
             "owner": str(Pubkey.from_bytes(data[32:64])),
             "state": _STATES.get(data[108], "initialized"),
-            "tokenAmount": _ui(int.from_bytes(data[64:72], "little"), mint_decimals(chain, mint)),
+            "tokenAmount": ui_amount(
+                int.from_bytes(data[64:72], "little"), mint_decimals(chain, mint)
+            ),
         }
         kind = "account"
     else:
@@ -85,7 +87,7 @@ def _token_balances(chain, entries: list[dict]) -> list[dict]:
     out = []
     for e in entries:
         decimals = mint_decimals(chain, Pubkey.from_string(e["mint"]))
-        out.append({**e, "uiTokenAmount": _ui(int(e["uiTokenAmount"]["amount"]), decimals)})
+        out.append({**e, "uiTokenAmount": ui_amount(int(e["uiTokenAmount"]["amount"]), decimals)})
     return out
 
 

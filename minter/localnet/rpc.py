@@ -11,7 +11,12 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from minter.localnet.chain import LAMPORTS_PER_SIGNATURE, ChainError, LocalChain
+from minter.localnet.chain import (
+    LAMPORTS_PER_SIGNATURE,
+    TOKEN_PROGRAMS,
+    ChainError,
+    LocalChain,
+)
 
 API_VERSION = "2.1.0"
 U64_MAX = 2**64 - 1
@@ -189,6 +194,16 @@ class Methods:
         if amount is None:
             raise RpcError(-32602, "Invalid param: could not find account")
         return self.ctx(amount)
+
+    def getTokenSupply(self, params):
+        key, _ = _params(params, 2)
+        acc = self.chain.account(_pubkey(key))
+        data = bytes(acc.data) if acc else b""
+        if acc is None or acc.owner not in TOKEN_PROGRAMS or len(data) < 82:
+            raise RpcError(-32602, "Invalid param: not a Token mint")
+        from minter.localnet.parse import ui_amount
+
+        return self.ctx(ui_amount(int.from_bytes(data[36:44], "little"), data[44]))
 
     def getTokenAccountsByOwner(self, params):
         owner, flt, opts = _params(params, 3)

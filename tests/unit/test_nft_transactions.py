@@ -1,0 +1,143 @@
+"""Ticket NFT intake and transactions, without a cluster."""
+
+from __future__ import annotations
+
+import pytest
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from minter.errors import ValidationError
+from minter.keys import Payer, derive_mint_keypair
+from minter.nft import MAX_TRANSACTION_BYTES, build_mint_transaction, parse_mint_request
+from minter.nft.decode import decode_metaplex_metadata
+from minter.nft.metaplex import (
+    CREATE_METADATA_V3,
+    TOKEN_METADATA_PROGRAM_ID,
+    master_edition_pda,
+    metadata_pda,
+)
+
+OWNER = str(Keypair().pubkey())
+BASE = {
+    "ticket_id": "T-1001",
+    "owner": OWNER,
+    "metadata": {"name": "Ticket #1001", "symbol": "TIX", "uri": "https://t.example/1001.json"},
+}
+
+
+def with_meta(**meta):
+    return {**BASE, "metadata": {**BASE["metadata"], **meta}}
+
+
+def test_mint_key_is_deterministic_per_ticket_and_secret():
+    a = derive_mint_keypair(b"s" * 32, "T-1").pubkey()
+    assert a == derive_mint_keypair(b"s" * 32, "T-1").pubkey()
+    assert a != derive_mint_keypair(b"s" * 32, "T-2").pubkey()
+    assert a != derive_mint_keypair(b"t" * 32, "T-1").pubkey()
+
+
+@pytest.mark.parametrize(
+    "field,data",
+    [
+        ("owner", {**BASE, "owner": "not an address"}),
+        ("owner", {**BASE, "owner": "3yZe7d"}),
+        ("owner", {k: v for k, v in BASE.items() if k != "owner"}),
+        ("ticket_id", {**BASE, "ticket_id": ""}),
+        ("ticket_id", {**BASE, "ticket_id": "x" * 129}),
+        ("standard", {**BASE, "standard": "erc721"}),
+        ("name", with_meta(name="n" * 33)),
+        ("name", with_meta(name="é" * 17)),  # 34 UTF-8 bytes in 17 characters
+        ("name", with_meta(name="")),
+        ("symbol", with_meta(symbol="S" * 11)),
+        ("uri", with_meta(uri="u" * 201)),
+        ("seller_fee_basis_points", with_meta(seller_fee_basis_points=10001)),
+        ("seller_fee_basis_points", with_meta(seller_fee_basis_points=-1)),
+        ("seller_fee_basis_points", with_meta(seller_fee_basis_points="250")),
+        ("creators", with_meta(creators=[{"address": OWNER, "share": 50}])),
+        ("creators", with_meta(creators=[{"address": str(Keypair().pubkey()), "share": 20}] * 6)),
+        ("creators[0].address", with_meta(creators=[{"address": "nope", "share": 100}])),
+        ("seat", {**BASE, "seat": "s" * 33}),
+    ],
+)
+def test_each_invalid_field_is_named(field, data):
+    with pytest.raises(ValidationError) as err:
+        parse_mint_request(data, default_standard="token2022")
+    assert err.value.field == field
+
+
+def test_flat_csv_form_equals_nested_form():
+    flat = {k: v for k, v in BASE.items() if k != "metadata"} | BASE["metadata"]
+    assert parse_mint_request(flat, default_standard="metaplex") == parse_mint_request(
+        BASE, default_standard="metaplex"
+    )
+
+
+def test_ledger_payload_round_trips():
+    req = parse_mint_request(
+        with_meta(seller_fee_basis_points=250, creators=[{"address": OWNER, "share": 100}]),
+        default_standard="metaplex",
+    )
+    assert parse_mint_request(req.to_ledger_payload(), default_standard="token2022") == req
+
+
+LONGEST = {
+    "ticket_id": "T" * 128,
+    "owner": OWNER,
+    "event_id": "e" * 32,
+    "venue_id": "v" * 32,
+    "seat": "s" * 32,
+    "metadata": {
+        "name": "é" * 16,
+        "symbol": "S" * 10,
+        "uri": "u" * 200,
+        "seller_fee_basis_points": 10000,
+        "creators": [{"address": str(Keypair().pubkey()), "share": 20} for _ in range(5)],
+        "is_mutable": True,
+    },
+}
+
+
+@pytest.mark.parametrize("standard", ["metaplex", "token2022"])
+def test_longest_allowed_metadata_fits_one_transaction(standard):
+    req = parse_mint_request({**LONGEST, "standard": standard}, default_standard=standard)
+    tx = build_mint_transaction(
+        req,
+        payer=Payer(Keypair()),
+        mint=Keypair(),
+        recent_blockhash=Hash.new_unique(),
+        compute_unit_limit=200_000,
+        compute_unit_price=1000,
+    )
+    assert len(bytes(tx)) <= MAX_TRANSACTION_BYTES
+
+
+def test_metaplex_instruction_data_decodes_back():
+    payer = Payer(Keypair())
+    mint = Keypair()
+    req = parse_mint_request(with_meta(seller_fee_basis_points=250), default_standard="metaplex")
+    tx = build_mint_transaction(
+        req, payer=payer, mint=mint, recent_blockhash=Hash.new_unique(), compute_unit_limit=200_000
+    )
+    msg = tx.message
+    keys = list(msg.account_keys)
+    meta_ix = next(
+        ix
+        for ix in msg.instructions
+        if keys[ix.program_id_index] == TOKEN_METADATA_PROGRAM_ID
+        and bytes(ix.data)[0] == CREATE_METADATA_V3
+    )
+    data = bytes(meta_ix.data)[1:]
+    # an account laid out as key, update authority, mint, then the same DataV2
+    account = bytes([4]) + bytes(payer.pubkey) + bytes(mint.pubkey()) + data[:-2] + b"\x00\x00"
+    decoded = decode_metaplex_metadata(account)
+    assert (decoded.name, decoded.symbol, decoded.uri, decoded.seller_fee_basis_points) == (
+        "Ticket #1001",
+        "TIX",
+        "https://t.example/1001.json",
+        250,
+    )
+    assert decoded.creators == ((payer.pubkey, True, 100),)
+    assert keys[meta_ix.accounts[0]] == metadata_pda(mint.pubkey())
+    assert master_edition_pda(mint.pubkey()) in keys
+    assert Pubkey.from_string("SysvarRent111111111111111111111111111111111") in keys
