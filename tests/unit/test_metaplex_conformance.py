@@ -1,0 +1,130 @@
+"""Our Metaplex instructions equal, byte for byte, what the official client builds.
+
+The official side is `@metaplex-foundation/mpl-token-metadata` (tests/js/mpl, pinned in its
+lockfile), run by Node; the same argument sets go to both.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from solders.keypair import Keypair
+
+from minter.nft.metaplex import (
+    CreatorShare,
+    MetaplexMetadata,
+    create_master_edition_v3,
+    create_metadata_account_v3,
+    master_edition_pda,
+    metadata_pda,
+)
+
+MPL = Path(__file__).resolve().parents[2] / "tests" / "js" / "mpl"
+
+
+def creators(n: int, payer):
+    if n == 0:
+        return None
+    shares = [100 // n + (1 if i < 100 % n else 0) for i in range(n)]
+    addresses = [payer] + [Keypair().pubkey() for _ in range(n - 1)]
+    return tuple(CreatorShare(a, a == payer, s) for a, s in zip(addresses, shares, strict=True))
+
+
+CASES = [
+    dict(
+        name="Ticket #1001",
+        symbol="TIX",
+        uri="https://t.example/1001.json",
+        fee=250,
+        creators=1,
+        mutable=False,
+    ),
+    dict(name="n" * 32, symbol="S" * 10, uri="u" * 200, fee=10000, creators=5, mutable=True),
+    dict(name="é" * 16, symbol="ÆØ", uri="https://t.example/ü", fee=0, creators=0, mutable=False),
+    dict(name="🎫 Fête", symbol="", uri="ipfs://bafy", fee=9999, creators=3, mutable=True),
+    dict(name="x", symbol="X", uri="x", fee=1, creators=2, mutable=False),
+]
+
+
+@pytest.fixture(scope="module")
+def official():
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    if not (MPL / "node_modules").exists():
+        pytest.skip("tests/js/mpl/node_modules missing: scripts/setup.sh installs it")
+
+    def run(args: list[dict]) -> list[dict]:
+        res = subprocess.run(
+            ["node", str(MPL / "instructions.mjs")],
+            input=json.dumps(args),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    return run
+
+
+def view(ix) -> dict:
+    return {
+        "programId": str(ix.program_id),
+        "data": bytes(ix.data).hex(),
+        "accounts": [[str(a.pubkey), a.is_signer, a.is_writable] for a in ix.accounts],
+    }
+
+
+def test_instructions_match_the_official_client(official):
+    ours, args = [], []
+    for case in CASES:
+        payer, mint = Keypair().pubkey(), Keypair().pubkey()
+        crs = creators(case["creators"], payer)
+        p = MetaplexMetadata(
+            mint=mint,
+            payer=payer,
+            name=case["name"],
+            symbol=case["symbol"],
+            uri=case["uri"],
+            seller_fee_basis_points=case["fee"],
+            creators=crs,
+            is_mutable=case["mutable"],
+        )
+        ours.append(
+            {
+                "metadata": view(create_metadata_account_v3(p)),
+                "edition": view(create_master_edition_v3(mint, payer, max_supply=0)),
+            }
+        )
+        args.append(
+            {
+                "payer": str(payer),
+                "mint": str(mint),
+                "metadataPda": str(metadata_pda(mint)),
+                "editionPda": str(master_edition_pda(mint)),
+                "name": case["name"],
+                "symbol": case["symbol"],
+                "uri": case["uri"],
+                "sellerFeeBasisPoints": case["fee"],
+                "isMutable": case["mutable"],
+                "creators": None
+                if crs is None
+                else [
+                    {"address": str(c.address), "verified": c.verified, "share": c.share}
+                    for c in crs
+                ],
+            }
+        )
+    theirs = official(args)
+    for case, mine, official_ix in zip(CASES, ours, theirs, strict=True):
+        assert mine == official_ix, case
+
+
+def test_pdas_follow_the_program_seeds():
+    mint = Keypair().pubkey()
+    assert metadata_pda(mint) != master_edition_pda(mint)
+    assert not metadata_pda(mint).is_on_curve() and not master_edition_pda(mint).is_on_curve()
