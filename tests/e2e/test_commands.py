@@ -22,16 +22,29 @@ def test_enqueue_csv_then_status(stack, tmp_path, localnet):
     csv = tmp_path / "tickets.csv"
     csv.write_text(
         "ticket_id,owner,name,symbol,uri,seller_fee_basis_points,event_id,seat\n"
-        + "".join(f"CSV-{i},{o},Ticket {i},TIX,https://t.example/{i},250,E-7,A{i}\n"
-                  for i, o in enumerate(owners))
+        + "".join(
+            f"CSV-{i},{o},Ticket {i},TIX,https://t.example/{i},250,E-7,A{i}\n"
+            for i, o in enumerate(owners)
+        )
     )
     res = stack.minter("enqueue", "--csv", str(csv), "--json")
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert [r["ticket_id"] for r in rows] == ["CSV-0", "CSV-1", "CSV-2"]
     assert all(r["status"] == "pending" and r["new"] for r in rows)
 
-    single = stack.minter("enqueue", "--ticket-id", "ONE-1", "--owner", owners[0], "--name",
-                          "Solo", "--symbol", "TIX", "--uri", "https://t.example/solo")
+    single = stack.minter(
+        "enqueue",
+        "--ticket-id",
+        "ONE-1",
+        "--owner",
+        owners[0],
+        "--name",
+        "Solo",
+        "--symbol",
+        "TIX",
+        "--uri",
+        "https://t.example/solo",
+    )
     assert "ONE-1" in single.stdout and "pending" in single.stdout
 
     stack.start_workers(processes=1, threads=4)
@@ -46,9 +59,20 @@ def test_enqueue_csv_then_status(stack, tmp_path, localnet):
     again = stack.minter("enqueue", "--csv", str(csv), "--json")
     assert [json.loads(line)["new"] for line in again.stdout.splitlines()] == [False] * 3
 
-    other = stack.minter("enqueue", "--ticket-id", "ONE-1", "--owner", owners[1], "--name",
-                         "Solo", "--symbol", "TIX", "--uri", "https://t.example/solo",
-                         check=False)
+    other = stack.minter(
+        "enqueue",
+        "--ticket-id",
+        "ONE-1",
+        "--owner",
+        owners[1],
+        "--name",
+        "Solo",
+        "--symbol",
+        "TIX",
+        "--uri",
+        "https://t.example/solo",
+        check=False,
+    )
     assert other.returncode == 1 and "conflict" in other.stdout
 
 
