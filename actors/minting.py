@@ -142,7 +142,7 @@ def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: s
     if account is not None:
         _complete_from_history(uow, row, chain, expected=expected)
         return "completed"
-    if "InsufficientFunds" in err:  # the payer needs topping up; not the ticket's fault
+    if _payer_problem(err):  # the payer needs funding; not the ticket's fault
         if expected != "pending":
             uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
         else:
@@ -150,6 +150,15 @@ def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: s
         return "pending"
     uow.mints.mark_failed(row.ticket_id, expected=expected, reason=f"refused by the cluster: {err}")
     return "failed"
+
+
+# The fee payer is missing or short of lamports (system program error 1 is "insufficient
+# lamports" in CreateAccount): retry once it is funded, never fail the ticket for it.
+_PAYER_PROBLEMS = ("InsufficientFunds", "AccountNotFound", "InstructionErrorCustom(1)")
+
+
+def _payer_problem(err: str) -> bool:
+    return any(p in err for p in _PAYER_PROBLEMS)
 
 
 def _complete_from_history(uow, row, chain: ChainClient, *, expected: str) -> None:

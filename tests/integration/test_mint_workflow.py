@@ -156,3 +156,18 @@ def test_rpc_down_leaves_the_row_pending(uow_factory, signer):
         process_mint("W-5", uow_factory=uow_factory, chain=dead, signer=signer)
     with uow_factory() as uow:
         assert uow.mints.get("W-5").status == "pending"
+
+
+def test_unfunded_payer_keeps_the_ticket_pending_until_funded(uow_factory, chain, fast_url):
+    broke = MintSigner(payer=Payer(Keypair()), mint_secret=SECRET)
+    ticket(uow_factory, "W-6")
+    assert process_mint("W-6", uow_factory=uow_factory, chain=chain, signer=broke) == "pending"
+    with uow_factory() as uow:
+        row = uow.mints.get("W-6")
+    assert row.status == "pending" and "AccountNotFound" in row.last_error
+    client = Client(fast_url)
+    client.confirm_transaction(
+        client.request_airdrop(broke.payer.pubkey, 10**10).value, "confirmed", sleep_seconds=0.02
+    )
+    assert process_mint("W-6", uow_factory=uow_factory, chain=chain, signer=broke) == "submitted"
+    confirm_until(uow_factory, chain, "W-6", "completed")
