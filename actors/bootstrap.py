@@ -42,6 +42,7 @@ class Services:
     chain: ChainClient | None = None
     broker: Any = None
     notify: Any = None  # wakes mint workers for ticket ids (Redis messages)
+    notify_transfers: Any = None  # wakes transfer workers for transfer ids
     actors: Any = None
 
     def close(self) -> None:
@@ -76,10 +77,18 @@ def build_services(
             skip_preflight=tuning.skip_preflight,
         )
     if broker or workers:
-        from actors.tasks import make_broker, mint_notifier, register_actors
+        from actors.tasks import (
+            TRANSFER_QUEUE,
+            make_broker,
+            notifier,
+            register_actors,
+        )
 
         services.broker = make_broker(settings.redis_url)
-        services.notify = mint_notifier(services.broker)
+        services.notify = notifier(services.broker)
+        services.notify_transfers = notifier(
+            services.broker, queue=TRANSFER_QUEUE, actor="transfer_ticket"
+        )
         if workers:
             services.actors = register_actors(services.broker, services)
     return services

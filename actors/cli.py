@@ -22,7 +22,6 @@ DEFAULT_WORKER_THREADS = 8
 
 NOT_YET = {
     "api": "the operations surface (issue 7)",
-    "transfer": "idempotent ticket transfers (issue 6)",
     "health": "the operations surface (issue 7)",
     "balance": "the operations surface (issue 7)",
     "reconcile": "the operations surface (issue 7)",
@@ -47,9 +46,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    from actors.tasks import CONTROL_QUEUE, MINT_QUEUE
+    from actors.tasks import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 
-    argv = ["actors.worker_main:broker", "--queues", MINT_QUEUE, CONTROL_QUEUE]
+    argv = ["actors.worker_main:broker", "--queues", MINT_QUEUE, TRANSFER_QUEUE, CONTROL_QUEUE]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
@@ -58,6 +57,12 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     from actors.commands import enqueue_command
 
     return enqueue_command(args)
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from actors.commands import transfer_command
+
+    return transfer_command(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -138,10 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ticket_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
-    p = later("transfer", "record transfer intent and enqueue it")
+    p = sub.add_parser("transfer", help="record transfer intent and enqueue it")
     p.add_argument("--transfer-id", required=True)
     p.add_argument("--ticket-id", required=True)
     p.add_argument("--to", required=True)
+    p.set_defaults(func=cmd_transfer)
     later("health", "cluster and dependency health")
     later("balance", "payer balance and how many more mints it pays for")
     p = later("reconcile", "ledger against chain")

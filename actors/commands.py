@@ -122,3 +122,34 @@ def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) ->
             print(json.dumps(r, default=str))
     else:
         print(format_table(rows, columns))
+
+
+def transfer_command(args: argparse.Namespace) -> int:
+    from actors.errors import IntentConflict
+    from actors.transfers import TransferSigner, enqueue_transfer
+
+    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("SOLANA_PAYER_KEYPAIR",))
+    services = build_services(settings, chain=False)
+    try:
+        result = enqueue_transfer(
+            {"transfer_id": args.transfer_id, "ticket_id": args.ticket_id, "to": args.to},
+            uow_factory=services.uow_factory,
+            signer=TransferSigner(payer=settings.payer),
+            notify=services.notify_transfers,
+        )
+    except IntentConflict as exc:
+        print(f"minter: conflict: {exc}", file=sys.stderr)
+        return EXIT_DIFFERS
+    finally:
+        services.close()
+    print(
+        json.dumps(
+            {
+                "transfer_id": result.transfer_id,
+                "ticket_id": result.ticket_id,
+                "status": result.status,
+                "new": result.created,
+            }
+        )
+    )
+    return EXIT_OK

@@ -21,7 +21,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from minter.errors import MinterError, TransientRpcError, ValidationError
+from minter.errors import ValidationError
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
 from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
@@ -161,9 +161,11 @@ def _payer_problem(err: str) -> bool:
     return any(p in err for p in _PAYER_PROBLEMS)
 
 
-def _complete_from_history(uow, row, chain: ChainClient, *, expected: str) -> None:
-    """The mint account exists: find which recorded attempt landed, and complete with it."""
-    attempts = uow.attempts.list_for("mint", row.ticket_id)
+def _complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind=None) -> None:
+    """It happened on chain: find which recorded attempt landed, and complete with it."""
+    kind = kind or MINTS
+    key = getattr(row, kind.key)
+    attempts = uow.attempts.list_for(kind.name, key)
     landed = None
     if attempts:
         statuses = chain.statuses([Signature.from_string(a.signature) for a in attempts])
@@ -173,7 +175,31 @@ def _complete_from_history(uow, row, chain: ChainClient, *, expected: str) -> No
                 uow.attempts.set_outcome(attempt.signature, "landed")
             elif attempt.outcome is None:
                 uow.attempts.set_outcome(attempt.signature, "superseded")
-    uow.mints.mark_completed(row.ticket_id, expected=expected, signature=landed)
+    kind.repo(uow).mark_completed(key, expected=expected, signature=landed)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the confirmer needs to know of one kind of intent (mint or transfer)."""
+
+    name: str  # nft_attempts.kind
+    repo: Callable  # uow -> its repository
+    key: str  # the row's id attribute
+    happened: Callable  # (uow, chain, rows) -> [bool]: did it take effect on chain?
+    landed_with_error: Callable  # (uow, chain, row, err) -> "completed" | "failed" | "pending"
+
+
+def _mints_exist(uow, chain: ChainClient, rows) -> list[bool]:
+    accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
+    return [a is not None for a in accounts]
+
+
+def _mint_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
+    req = parse_mint_request(row.payload, default_standard=row.standard)
+    return _resolve_refusal(uow, row, req, chain, err, expected="submitted")
+
+
+MINTS = Kind("mint", lambda uow: uow.mints, "ticket_id", _mints_exist, _mint_landed_with_error)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,60 +220,61 @@ def confirm_submitted(
     *,
     uow_factory: Callable,
     chain: ChainClient,
+    kind: Kind = MINTS,
     commitment: str = "confirmed",
     limit: int = DEFAULT_CONFIRM_BATCH,
     notify: Callable[[list[str]], None] | None = None,
 ) -> ConfirmStats:
-    """Resolve up to ``limit`` ``submitted`` rows with one statuses call."""
+    """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call."""
     stats = ConfirmStats()
     resend: list[bytes] = []
     need = _LEVELS[commitment]
     with uow_factory() as uow:
-        rows = uow.mints.claim_batch("submitted", limit=limit)
+        repo = kind.repo(uow)
+        rows = repo.claim_batch("submitted", limit=limit)
         if not rows:
             return stats
         statuses = chain.statuses([Signature.from_string(r.signature) for r in rows])
         unseen = [r for r, s in zip(rows, statuses, strict=True) if s is None]
         height = chain.block_height() if unseen else 0
         expired = [r for r in unseen if height > r.last_valid_block_height]
-        exists = dict(
+        happened = dict(
             zip(
-                [r.ticket_id for r in expired],
-                chain.accounts([Pubkey.from_string(r.mint_address) for r in expired]),
+                [id(r) for r in expired],
+                kind.happened(uow, chain, expired) if expired else [],
                 strict=True,
             )
         )
         for row, status in zip(rows, statuses, strict=True):
+            key = getattr(row, kind.key)
             if status is not None and status.err is None:
                 if _level(status) >= need:
-                    uow.mints.mark_completed(row.ticket_id, expected="submitted")
+                    repo.mark_completed(key, expected="submitted")
                     uow.attempts.set_outcome(row.signature, "landed")
                     stats.completed += 1
                 else:
                     stats.waiting += 1
             elif status is not None:  # landed with an error (only with skip_preflight)
                 uow.attempts.set_outcome(row.signature, "failed", str(status.err))
-                req = parse_mint_request(row.payload, default_standard=row.standard)
-                outcome = _resolve_refusal(
-                    uow, row, req, chain, str(status.err), expected="submitted"
-                )
+                outcome = kind.landed_with_error(uow, chain, row, str(status.err))
                 stats.completed += outcome == "completed"
                 stats.failed += outcome == "failed"
                 if outcome == "pending":
-                    stats.rebuild_ids.append(row.ticket_id)
-            elif row.ticket_id in exists:
-                if exists[row.ticket_id] is not None:
-                    _complete_from_history(uow, row, chain, expected="submitted")
+                    stats.rebuild_ids.append(key)
+            elif id(row) in happened:
+                if happened[id(row)]:
+                    _complete_from_history(uow, row, chain, expected="submitted", kind=kind)
                     stats.completed += 1
                 else:
                     uow.attempts.set_outcome(row.signature, "expired")
-                    uow.mints.reset_to_pending(
-                        row.ticket_id, expected="submitted", reason="blockhash expired unseen"
+                    repo.reset_to_pending(
+                        key, expected="submitted", reason="blockhash expired unseen"
                     )
                     stats.rebuilt += 1
-                    stats.rebuild_ids.append(row.ticket_id)
+                    stats.rebuild_ids.append(key)
             else:
                 resend.append(bytes(row.signed_tx))
+        repo.mark_checked([getattr(r, kind.key) for r in rows])
         uow.commit()
     for raw in resend:  # the same bytes: at most one of them can ever land
         try:
@@ -275,24 +302,14 @@ def sweep(
     *,
     uow_factory: Callable,
     notify: Callable[[list[str]], None],
+    kind: Kind = MINTS,
     pending_age: timedelta = DEFAULT_PENDING_AGE,
     limit: int = 1000,
 ) -> int:
-    """Re-enqueue ``pending`` rows untouched for ``pending_age``; returns how many."""
+    """Re-enqueue ``pending`` rows of ``kind`` untouched for ``pending_age``; returns how many."""
     with uow_factory() as uow:
-        ids = uow.mints.requeue_stale_pending(older_than=pending_age, limit=limit)
+        ids = kind.repo(uow).requeue_stale_pending(older_than=pending_age, limit=limit)
         uow.commit()
     if ids:
         notify(ids)
     return len(ids)
-
-
-__all__ = [
-    "MintSigner",
-    "ConfirmStats",
-    "process_mint",
-    "confirm_submitted",
-    "sweep",
-    "MinterError",
-    "TransientRpcError",
-]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from solders.pubkey import Pubkey
 
+from actors.transfers import ticket_history
 from minter.nft import parse_mint_request, verify_minted
 from minter.rpc import ChainClient
 
@@ -17,7 +19,10 @@ def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) 
         if row is None:
             return None
         attempts = uow.attempts.list_for("mint", ticket_id)
+    history = ticket_history(ticket_id, uow_factory=uow_factory)
     req = parse_mint_request(row.payload, default_standard=row.standard)
+    if history.holder and history.holder != row.owner_address:  # moved since: check the holder
+        req = dataclasses.replace(req, owner=Pubkey.from_string(history.holder))
     verification = verify_minted(chain.client, req, Pubkey.from_string(row.mint_address))
     on_chain = verification.ok
     if row.status == "completed":
@@ -34,5 +39,9 @@ def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) 
         "attempts": len(attempts),
         "last_error": row.last_error,
         "chain": "minted as asked" if on_chain else "; ".join(verification.reasons),
+        "holder": history.holder,
+        "history": [
+            " ".join(f"{k}={v}" for k, v in step.items() if v is not None) for step in history.steps
+        ],
         "agrees": agrees,
     }

@@ -27,7 +27,7 @@ from dramatiq.middleware import (
 from dramatiq.rate_limits import BucketRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
-from actors import minting
+from actors import minting, transfers
 from minter.errors import PermanentRpcError, ValidationError
 
 DEFAULT_HEARTBEAT_TIMEOUT = 15_000  # ms before Redis hands a dead worker's messages to others
@@ -37,6 +37,7 @@ DEFAULT_MAX_BACKOFF = 30_000
 DEFAULT_MAX_AGE = 24 * 3600 * 1000  # ms; older messages are dropped, the sweeper re-enqueues
 DEFAULT_RATE_WAIT = 30.0  # seconds a mint waits for a send slot before its message is retried
 MINT_QUEUE = "mints"
+TRANSFER_QUEUE = "transfers"
 CONTROL_QUEUE = "control"
 
 log = structlog.get_logger(__name__)
@@ -54,19 +55,15 @@ def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TI
     return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
 
 
-def mint_notifier(broker):
-    """Wakes ``mint_ticket`` for ticket ids by actor name: producers need not declare actors."""
-    broker.declare_queue(MINT_QUEUE)
+def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket"):
+    """Wakes ``actor`` for ids by name: producers need not declare the actors."""
+    broker.declare_queue(queue)
 
-    def notify(ticket_ids):
-        for ticket_id in ticket_ids:
+    def notify(ids):
+        for key in ids:
             broker.enqueue(
                 dramatiq.Message(
-                    queue_name=MINT_QUEUE,
-                    actor_name="mint_ticket",
-                    args=(ticket_id,),
-                    kwargs={},
-                    options={},
+                    queue_name=queue, actor_name=actor, args=(key,), kwargs={}, options={}
                 )
             )
 
@@ -135,6 +132,10 @@ def register_actors(broker, services):
     )
     ns = SimpleNamespace()
     notify = services.notify
+    notify_transfers = services.notify_transfers
+    transfer_signer = transfers.TransferSigner(
+        payer=services.settings.payer, compute_unit_price=services.tuning.compute_unit_price
+    )
 
     def mint_ticket(ticket_id: str) -> None:
         with gate:
@@ -142,20 +143,35 @@ def register_actors(broker, services):
                 ticket_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
             )
 
+    def transfer_ticket(transfer_id: str) -> None:
+        with gate:
+            transfers.process_transfer(
+                transfer_id,
+                uow_factory=services.uow_factory,
+                chain=services.chain,
+                signer=transfer_signer,
+            )
+
+    kinds = ((minting.MINTS, notify), (transfers.TRANSFERS, notify_transfers))
+
     def confirm_submitted() -> None:
-        minting.confirm_submitted(
-            uow_factory=services.uow_factory,
-            chain=services.chain,
-            commitment=services.settings.commitment,
-            notify=notify,
-        )
+        for kind, wake in kinds:
+            minting.confirm_submitted(
+                uow_factory=services.uow_factory,
+                chain=services.chain,
+                kind=kind,
+                commitment=services.settings.commitment,
+                notify=wake,
+            )
 
     def sweep() -> None:
-        minting.sweep(
-            uow_factory=services.uow_factory,
-            notify=notify,
-            pending_age=timedelta(seconds=services.tuning.pending_age),
-        )
+        for kind, wake in kinds:
+            minting.sweep(
+                uow_factory=services.uow_factory,
+                notify=wake,
+                kind=kind,
+                pending_age=timedelta(seconds=services.tuning.pending_age),
+            )
 
     retry_opts = dict(
         max_retries=DEFAULT_MAX_RETRIES,
@@ -166,6 +182,13 @@ def register_actors(broker, services):
     )
     ns.mint_ticket = dramatiq.actor(
         mint_ticket, broker=broker, actor_name="mint_ticket", queue_name=MINT_QUEUE, **retry_opts
+    )
+    ns.transfer_ticket = dramatiq.actor(
+        transfer_ticket,
+        broker=broker,
+        actor_name="transfer_ticket",
+        queue_name=TRANSFER_QUEUE,
+        **retry_opts,
     )
     control = dict(broker=broker, queue_name=CONTROL_QUEUE, max_retries=0, max_age=60_000)
     ns.confirm_submitted = dramatiq.actor(

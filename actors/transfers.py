@@ -1,0 +1,274 @@
+"""Ticket transfers (claims from custody), with the mint protocol's guarantees.
+
+Intent keyed by the caller's ``transfer_id``; persist signed bytes before sending; resolve by
+signature in the same batched confirmer; swept by the same sweeper. Before building: if the
+destination already holds the token, complete without sending; if the source does not hold it,
+fail with that reason. The source must be a wallet whose keypair the worker holds (custody).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from actors.errors import IntentConflict
+from actors.minting import Kind
+from minter.errors import ValidationError
+from minter.keys import Payer
+from minter.nft.decode import decode_token_account
+from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
+
+MAX_TRANSFER_ID = 128
+TRANSFER_CU_LIMIT = 60_000  # create-idempotent + TransferChecked + CloseAccount stay far below
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TransferSigner:
+    """The wallets the worker holds: the payer, and custody (the payer unless set apart)."""
+
+    payer: Payer
+    custody: Payer | None = None
+    compute_unit_price: int | None = None
+
+    @property
+    def custody_wallet(self) -> Payer:
+        return self.custody or self.payer
+
+    def holds(self, address: str) -> Keypair | None:
+        for wallet in (self.custody_wallet, self.payer):
+            if str(wallet.pubkey) == address:
+                return wallet.keypair
+        return None
+
+
+@dataclass(frozen=True)
+class TransferEnqueued:
+    transfer_id: str
+    ticket_id: str
+    status: str
+    created: bool
+
+
+def _parse(item: Mapping) -> tuple[str, str, Pubkey]:
+    transfer_id = item.get("transfer_id")
+    if not isinstance(transfer_id, str) or not transfer_id.strip():
+        raise ValidationError("transfer_id", "is required")
+    if len(transfer_id) > MAX_TRANSFER_ID:
+        raise ValidationError("transfer_id", f"is longer than {MAX_TRANSFER_ID} characters")
+    ticket_id = item.get("ticket_id")
+    if not isinstance(ticket_id, str) or not ticket_id.strip():
+        raise ValidationError("ticket_id", "is required")
+    to = item.get("to")
+    try:
+        return transfer_id, ticket_id, Pubkey.from_string(to)
+    except (ValueError, TypeError):
+        raise ValidationError("to", "is not a 32-byte base58 address") from None
+
+
+def current_holder(uow, ticket_id: str) -> tuple[object, str]:
+    """The ticket's mint row and who holds it per the ledger (owner, then completed moves)."""
+    mint = uow.mints.get(ticket_id)
+    if mint is None or mint.status != "completed":
+        raise ValidationError("ticket_id", f"ticket {ticket_id} has no completed mint")
+    holder = mint.owner_address
+    for t in uow.transfers.for_ticket(ticket_id):
+        if t.status == "completed":
+            holder = t.to_address
+    return mint, holder
+
+
+def enqueue_transfer(
+    item: Mapping,
+    *,
+    uow_factory: Callable,
+    signer: TransferSigner,
+    notify: Callable[[list[str]], None],
+) -> TransferEnqueued:
+    """Record a transfer intent; a repeat returns it, another payload is a conflict."""
+    transfer_id, ticket_id, to = _parse(item)
+    payload = {"transfer_id": transfer_id, "ticket_id": ticket_id, "to": str(to)}
+    with uow_factory() as uow:
+        existing = uow.transfers.get(transfer_id)
+        if existing is None:
+            mint, holder = current_holder(uow, ticket_id)
+            if signer.holds(holder) is None:
+                raise ValidationError(
+                    "ticket_id", f"ticket {ticket_id} is held by {holder}, not by custody"
+                )
+            ((row, created),) = uow.transfers.add_intents(
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "ticket_id": ticket_id,
+                        "token_address": mint.mint_address,
+                        "from_address": holder,
+                        "to_address": str(to),
+                        "payload": payload,
+                    }
+                ]
+            )
+            uow.commit()
+        else:
+            row, created = existing, False
+    if not created and row.payload != payload:
+        raise IntentConflict("transfer_id", f"transfer {transfer_id} exists with another payload")
+    if created:
+        try:
+            notify([transfer_id])
+        except Exception as exc:  # committed: the sweeper picks it up
+            log.warning("wake_up_failed", transfer_id=transfer_id, error=type(exc).__name__)
+    return TransferEnqueued(transfer_id, row.ticket_id, row.status, created)
+
+
+def ticket_transfer(row, standard: str, payer: Pubkey, *, close_source: bool) -> TicketTransfer:
+    return TicketTransfer(
+        mint=Pubkey.from_string(row.token_address),
+        source_owner=Pubkey.from_string(row.from_address),
+        destination_owner=Pubkey.from_string(row.to_address),
+        payer=payer,
+        token_program=TOKEN_PROGRAMS[standard],
+        close_source=close_source,
+    )
+
+
+def holdings(chain: ChainClient, t: TicketTransfer) -> tuple[int, int]:
+    """(source amount, destination amount) of the ticket's token, one RPC call."""
+    src, dst = chain.accounts([t.source_account, t.destination_account])
+
+    def amount(acc) -> int:
+        return decode_token_account(bytes(acc.data)).amount if acc is not None else 0
+
+    return amount(src), amount(dst)
+
+
+def process_transfer(
+    transfer_id: str, *, uow_factory: Callable, chain: ChainClient, signer: TransferSigner
+) -> str:
+    bound = log.bind(transfer_id=transfer_id)
+    with uow_factory() as uow:
+        row = uow.transfers.claim_pending(transfer_id)
+        if row is None:
+            return "skipped"
+        mint_row = uow.mints.get(row.ticket_id)
+        source = signer.holds(row.from_address)
+        t = ticket_transfer(
+            row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
+        )
+        have, there = holdings(chain, t)
+        if there >= 1:
+            uow.transfers.mark_completed(transfer_id, expected="pending")
+            uow.commit()
+            bound.info("already_there")
+            return "completed"
+        if have < 1 or source is None:
+            reason = "source does not hold the token" if have < 1 else "source is not custody"
+            uow.transfers.mark_failed(transfer_id, expected="pending", reason=reason)
+            uow.commit()
+            bound.info("transfer_refused", reason=reason)
+            return "failed"
+        blockhash, last_valid = chain.latest_blockhash()
+        tx = build_transfer_transaction(
+            t,
+            payer=signer.payer.keypair,
+            source=source,
+            recent_blockhash=blockhash,
+            compute_unit_limit=TRANSFER_CU_LIMIT,
+            compute_unit_price=signer.compute_unit_price,
+        )
+        signature = str(tx.signatures[0])
+        uow.transfers.mark_submitted(
+            transfer_id,
+            expected="pending",
+            signature=signature,
+            signed_tx=bytes(tx),
+            last_valid_block_height=last_valid,
+        )
+        uow.attempts.record("transfer", transfer_id, signature, last_valid)
+        uow.commit()
+    try:
+        chain.send(bytes(tx))
+    except SendOutcomeUnknown:
+        return "submitted"
+    except TransactionRejected as exc:
+        with uow_factory() as uow:
+            uow.attempts.set_outcome(signature, "rejected", exc.err)
+            uow.transfers.reset_to_pending(transfer_id, expected="submitted", reason=exc.err)
+            uow.commit()
+        return "pending"
+    bound.info("sent", signature=signature)
+    return "submitted"
+
+
+@dataclass
+class History:
+    ticket_id: str
+    holder: str
+    steps: list[dict] = field(default_factory=list)
+
+
+def ticket_history(ticket_id: str, *, uow_factory: Callable) -> History | None:
+    """Who holds ticket T now per the ledger, and how it got there: the mint, then each move."""
+    with uow_factory() as uow:
+        mint = uow.mints.get(ticket_id)
+        if mint is None:
+            return None
+        moves = uow.transfers.for_ticket(ticket_id)
+    steps = [
+        {
+            "kind": "mint",
+            "to": mint.owner_address,
+            "status": mint.status,
+            "signature": mint.signature,
+            "at": mint.completed_at,
+        }
+    ]
+    holder = mint.owner_address if mint.status == "completed" else None
+    for t in moves:
+        steps.append(
+            {
+                "kind": "transfer",
+                "id": t.transfer_id,
+                "from": t.from_address,
+                "to": t.to_address,
+                "status": t.status,
+                "signature": t.signature,
+                "at": t.completed_at,
+                "error": t.last_error,
+            }
+        )
+        if t.status == "completed":
+            holder = t.to_address
+    return History(ticket_id, holder, steps)
+
+
+def _destinations_hold(uow, chain: ChainClient, rows) -> list[bool]:
+    standards = {m.ticket_id: m.standard for m in uow.mints.get_many([r.ticket_id for r in rows])}
+    owners = [Pubkey.from_string(r.from_address) for r in rows]
+    accounts = chain.accounts(
+        [
+            ticket_transfer(r, standards[r.ticket_id], o, close_source=False).destination_account
+            for r, o in zip(rows, owners, strict=True)
+        ]
+    )
+    return [a is not None and decode_token_account(bytes(a.data)).amount >= 1 for a in accounts]
+
+
+def _transfer_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
+    uow.transfers.reset_to_pending(row.transfer_id, expected="submitted", reason=err)
+    return "pending"
+
+
+TRANSFERS = Kind(
+    "transfer",
+    lambda uow: uow.transfers,
+    "transfer_id",
+    _destinations_hold,
+    _transfer_landed_with_error,
+)
