@@ -140,7 +140,7 @@ def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: s
     """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
     (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
     if account is not None:
-        _complete_from_history(uow, row, chain, expected=expected)
+        complete_from_history(uow, row, chain, expected=expected)
         return "completed"
     if _payer_problem(err):  # the payer needs funding; not the ticket's fault
         if expected != "pending":
@@ -161,7 +161,7 @@ def _payer_problem(err: str) -> bool:
     return any(p in err for p in _PAYER_PROBLEMS)
 
 
-def _complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind=None) -> None:
+def complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind=None) -> None:
     """It happened on chain: find which recorded attempt landed, and complete with it."""
     kind = kind or MINTS
     key = getattr(row, kind.key)
@@ -263,7 +263,7 @@ def confirm_submitted(
                     stats.rebuild_ids.append(key)
             elif id(row) in happened:
                 if happened[id(row)]:
-                    _complete_from_history(uow, row, chain, expected="submitted", kind=kind)
+                    complete_from_history(uow, row, chain, expected="submitted", kind=kind)
                     stats.completed += 1
                 else:
                     uow.attempts.set_outcome(row.signature, "expired")

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from actors.errors import IntentConflict
-from actors.minting import Kind
+from actors.minting import Kind, complete_from_history
 from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft.decode import decode_token_account
@@ -162,8 +162,8 @@ def process_transfer(
             row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
         )
         have, there = holdings(chain, t)
-        if there >= 1:
-            uow.transfers.mark_completed(transfer_id, expected="pending")
+        if there >= 1:  # an earlier attempt (or someone else) delivered it: say which
+            complete_from_history(uow, row, chain, expected="pending", kind=TRANSFERS)
             uow.commit()
             bound.info("already_there")
             return "completed"
@@ -196,12 +196,17 @@ def process_transfer(
         chain.send(bytes(tx))
     except SendOutcomeUnknown:
         return "submitted"
-    except TransactionRejected as exc:
+    except TransactionRejected as exc:  # e.g. AlreadyProcessed: a rebroadcast got there first
         with uow_factory() as uow:
             uow.attempts.set_outcome(signature, "rejected", exc.err)
-            uow.transfers.reset_to_pending(transfer_id, expected="submitted", reason=exc.err)
+            if _destinations_hold(uow, chain, [row])[0]:
+                complete_from_history(uow, row, chain, expected="submitted", kind=TRANSFERS)
+                outcome = "completed"
+            else:
+                uow.transfers.reset_to_pending(transfer_id, expected="submitted", reason=exc.err)
+                outcome = "pending"
             uow.commit()
-        return "pending"
+        return outcome
     bound.info("sent", signature=signature)
     return "submitted"
 
