@@ -25,9 +25,11 @@ class Tuning:
     send_rate: int = DEFAULT_SEND_RATE
     rpc_timeout: float = DEFAULT_RPC_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    skip_preflight: bool = False
+    # mints and transfers simulate before they are signed, so preflight would run them twice
+    skip_preflight: bool = True
     compute_unit_price: int | None = None
     db_pool_size: int = 5
+    blockhash_ttl: float = 0.2
     pending_age: float = 30.0  # seconds before the sweeper re-enqueues a pending row
     confirm_interval: float = 0.25  # seconds between confirmer passes
     sweep_interval: float = 5.0
@@ -75,6 +77,7 @@ def build_services(
             timeout=tuning.rpc_timeout,
             retry=tuning.retry,
             skip_preflight=tuning.skip_preflight,
+            blockhash_ttl=tuning.blockhash_ttl,
         )
     if broker or workers:
         from actors.tasks import (

@@ -50,8 +50,16 @@ class MintSigner:
 # build
 
 
+def sized_transaction(build: Callable, *, chain: ChainClient, margin: float = DEFAULT_CU_MARGIN):
+    """``build(units)`` with the compute unit limit from a simulation plus ``margin``."""
+    sim = chain.simulate(build(SIMULATION_CU_LIMIT))
+    if sim.err is not None:
+        raise TransactionRejected(sim.err, sim.logs)
+    return build(max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin)))
+
+
 def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
-    """A signed transaction and its last valid block height, CU limit from a simulation."""
+    """A signed mint transaction and its last valid block height."""
     blockhash, last_valid = chain.latest_blockhash()
 
     def build(units: int):
@@ -64,11 +72,7 @@ def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
             compute_unit_price=signer.compute_unit_price,
         )
 
-    sim = chain.simulate(build(SIMULATION_CU_LIMIT))
-    if sim.err is not None:
-        raise TransactionRejected(sim.err, sim.logs)
-    units = max(DEFAULT_CU_FLOOR, int((sim.units or 0) * signer.cu_margin))
-    return build(units), last_valid
+    return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +146,7 @@ def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: s
     if account is not None:
         complete_from_history(uow, row, chain, expected=expected)
         return "completed"
-    if _payer_problem(err):  # the payer needs funding; not the ticket's fault
+    if payer_problem(err):  # the payer needs funding; not the ticket's fault
         if expected != "pending":
             uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
         else:
@@ -157,7 +161,7 @@ def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: s
 _PAYER_PROBLEMS = ("InsufficientFunds", "AccountNotFound", "InstructionErrorCustom(1)")
 
 
-def _payer_problem(err: str) -> bool:
+def payer_problem(err: str) -> bool:
     return any(p in err for p in _PAYER_PROBLEMS)
 
 

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from actors.errors import IntentConflict
-from actors.minting import Kind, complete_from_history
+from actors.minting import Kind, complete_from_history, payer_problem, sized_transaction
 from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft.decode import decode_token_account
@@ -24,7 +24,6 @@ from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
 
 MAX_TRANSFER_ID = 128
-TRANSFER_CU_LIMIT = 60_000  # create-idempotent + TransferChecked + CloseAccount stay far below
 
 log = structlog.get_logger(__name__)
 
@@ -174,14 +173,30 @@ def process_transfer(
             bound.info("transfer_refused", reason=reason)
             return "failed"
         blockhash, last_valid = chain.latest_blockhash()
-        tx = build_transfer_transaction(
-            t,
-            payer=signer.payer.keypair,
-            source=source,
-            recent_blockhash=blockhash,
-            compute_unit_limit=TRANSFER_CU_LIMIT,
-            compute_unit_price=signer.compute_unit_price,
-        )
+
+        def build(units: int):
+            return build_transfer_transaction(
+                t,
+                payer=signer.payer.keypair,
+                source=source,
+                recent_blockhash=blockhash,
+                compute_unit_limit=units,
+                compute_unit_price=signer.compute_unit_price,
+            )
+
+        try:
+            tx = sized_transaction(build, chain=chain)
+        except TransactionRejected as exc:
+            if payer_problem(exc.err):
+                uow.transfers.note_error(transfer_id, exc.err)
+                outcome = "pending"
+            else:
+                reason = f"refused by the cluster: {exc.err}"
+                uow.transfers.mark_failed(transfer_id, expected="pending", reason=reason)
+                outcome = "failed"
+            uow.commit()
+            bound.info("simulation_refused", err=exc.err, outcome=outcome)
+            return outcome
         signature = str(tx.signatures[0])
         uow.transfers.mark_submitted(
             transfer_id,

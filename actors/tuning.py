@@ -12,6 +12,7 @@ TUNING_VARIABLES = {
     "MINT_SEND_RATE": ("send_rate", int),  # sends per second across all workers
     "SOLANA_RPC_TIMEOUT": ("rpc_timeout", float),  # seconds for one RPC request
     "SOLANA_SKIP_PREFLIGHT": ("skip_preflight", lambda v: v.lower() in ("1", "true", "yes")),
+    "SOLANA_BLOCKHASH_TTL": ("blockhash_ttl", float),  # seconds a blockhash is reused
     "SOLANA_COMPUTE_UNIT_PRICE": ("compute_unit_price", int),  # micro-lamports per CU
     "DATABASE_POOL_SIZE": ("db_pool_size", int),
     "MINT_PENDING_AGE": ("pending_age", float),  # seconds before a pending row is re-enqueued

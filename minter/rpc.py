@@ -9,6 +9,8 @@ resolves the signature later: the same bytes are never blindly re-sent here.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -41,6 +43,7 @@ DEFAULT_ATTEMPTS = 6  # per call, the first included
 DEFAULT_DEADLINE = 30.0  # seconds across all attempts of one call
 DEFAULT_BACKOFF_MULTIPLIER = 0.05  # seconds; jittered exponential: 0.05, 0.1, 0.2 … up to the cap
 DEFAULT_BACKOFF_CAP = 2.0
+DEFAULT_BLOCKHASH_TTL = 0.2  # seconds a fetched blockhash is reused (it stays valid 150 blocks)
 MAX_STATUSES_PER_CALL = 256  # getSignatureStatuses limit
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts limit
 
@@ -126,6 +129,7 @@ class ChainClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         skip_preflight: bool = False,
+        blockhash_ttl: float = DEFAULT_BLOCKHASH_TTL,
         on_fault: Callable[[str, str], None] | None = None,
     ) -> None:
         self.url = url
@@ -134,6 +138,9 @@ class ChainClient:
         self.skip_preflight = skip_preflight
         self._client = Client(url, commitment=self.commitment, timeout=timeout)
         self._on_fault = on_fault or (lambda method, kind: None)
+        self._blockhash_ttl = blockhash_ttl
+        self._blockhash: tuple[float, Hash, int] | None = None
+        self._blockhash_lock = threading.Lock()
 
     @property
     def client(self) -> Client:
@@ -166,8 +173,16 @@ class ChainClient:
 
     # reads -----------------------------------------------------------------------------------
     def latest_blockhash(self) -> tuple[Hash, int]:
+        """A recent blockhash and its last valid block height; shared for ``blockhash_ttl``."""
+        with self._blockhash_lock:
+            cached = self._blockhash
+            if cached is not None and time.monotonic() - cached[0] < self._blockhash_ttl:
+                return cached[1], cached[2]
         resp = self._call("getLatestBlockhash", lambda: self._client.get_latest_blockhash())
-        return resp.value.blockhash, resp.value.last_valid_block_height
+        value = (time.monotonic(), resp.value.blockhash, resp.value.last_valid_block_height)
+        with self._blockhash_lock:
+            self._blockhash = value
+        return value[1], value[2]
 
     def block_height(self) -> int:
         return self._call("getBlockHeight", lambda: self._client.get_block_height()).value

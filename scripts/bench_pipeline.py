@@ -1,0 +1,278 @@
+"""End-to-end throughput and latency against the validator's own ceiling, and cost per ticket.
+
+    .venv/bin/python -m scripts.bench_pipeline [--tickets 400] [--processes 2] [--threads 8]
+        [--skip-preflight] [--out bench-out]
+
+In one run: (1) the ceiling: the same mint transactions executed directly in LiteSVM,
+in-process; (2) the whole pipeline (enqueue API → Redis → workers → embedded validator →
+PostgreSQL) for N tickets as fast as it goes; (3) the pipeline at half that rate, with
+enqueue→completed latency percentiles; (4) lamports per ticket from the payer's balance, beside
+the legacy two-transaction design computed from the same rent figures. Writes JSON, a Markdown
+table and a PNG plot (matplotlib, when installed). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+
+from minter.keys import Payer
+from minter.nft import build_mint_transaction, parse_mint_request
+from minter.nft.transaction import rent_exempt
+from scripts.stack import Stack
+
+FEE = 5000
+COMPONENTS = (
+    ("validator", "minter.localnet"),
+    ("workers", "actors.cli worker"),
+    ("postgres", "postgres"),
+    ("redis", "redis-server"),
+)
+TOKEN_ACCOUNT = 165
+
+
+def request(i: int, owner: str | None = None, prefix: str = "B") -> dict:
+    return {
+        "ticket_id": f"{prefix}-{i:06d}",
+        "owner": owner or str(Keypair().pubkey()),
+        "standard": "token2022",
+        "event_id": "E-7",
+        "venue_id": "V-3",
+        "seat": f"S{i}",
+        "metadata": {"name": f"Ticket #{i}", "symbol": "TIX", "uri": f"https://t.example/{i}"},
+    }
+
+
+def ceiling(n: int) -> float:
+    """Mint transactions of the same shape, executed directly in LiteSVM (tx/s)."""
+    svm = LiteSVM()
+    payer = Keypair()
+    svm.airdrop(payer.pubkey(), 10**13)
+    txs = [
+        build_mint_transaction(
+            parse_mint_request(request(i), default_standard="token2022"),
+            payer=Payer(payer),
+            mint=Keypair(),
+            recent_blockhash=svm.latest_blockhash(),
+            compute_unit_limit=120_000,
+        )
+        for i in range(n)
+    ]
+    start = time.perf_counter()
+    for tx in txs:
+        res = svm.send_transaction(tx)
+        assert not hasattr(res, "err"), res
+    return n / (time.perf_counter() - start)
+
+
+def enqueue_all(stack: Stack, items: list[dict], *, rate: float | None = None):
+    from actors import settings as cfg
+    from actors.bootstrap import build_services
+    from actors.enqueue import enqueue_mints
+
+    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
+    services = build_services(settings, chain=False)
+    kw = dict(
+        uow_factory=services.uow_factory,
+        mint_secret=settings.mint_key_secret,
+        default_standard="token2022",
+        notify=services.notify,
+    )
+    try:
+        if rate is None:
+            enqueue_mints(items, **kw)
+            return
+        start = time.monotonic()
+        for i, item in enumerate(items):  # paced one at a time, like ticket sales
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            enqueue_mints([item], **kw)
+    finally:
+        services.close()
+
+
+def cpu_by_component() -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack, read from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        part = next((name for name, mark in COMPONENTS if mark in cmd), None)
+        if part:
+            out[part] = out.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def latencies(stack: Stack, ids: list[str]) -> list[float]:
+    import psycopg
+
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM completed_at - created_at) FROM nft_mints"
+            " WHERE ticket_id = ANY(%s) AND status = 'completed'",
+            (ids,),
+        ).fetchall()
+    return sorted(float(r[0]) for r in rows)
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def run(args) -> dict:
+    out: dict = {
+        "tickets": args.tickets,
+        "processes": args.processes,
+        "threads": args.threads,
+        "skip_preflight": args.skip_preflight,
+    }
+    out["ceiling_tx_per_s"] = ceiling(min(args.tickets, 400))
+    env = {
+        "MINT_SEND_RATE": "100000",
+        "SOLANA_SKIP_PREFLIGHT": str(args.skip_preflight).lower(),
+        "MINT_CONFIRM_INTERVAL": "0.05",
+    }
+    with Stack(extra_env=env) as stack:
+        stack.start_workers(processes=args.processes, threads=args.threads)
+        time.sleep(2)  # workers booted
+        from solana.rpc.api import Client
+
+        client = Client(stack.rpc_url)
+        before = client.get_balance(stack.payer.pubkey(), "confirmed").value
+        full = [request(i, prefix="FULL") for i in range(args.tickets)]
+        cpu_before = cpu_by_component()
+        start = time.monotonic()
+        enqueue_all(stack, full)
+        statuses = stack.wait_until_resolved([r["ticket_id"] for r in full], timeout=900, poll=0.05)
+        elapsed = time.monotonic() - start
+        cpu_after = cpu_by_component()
+        done = sum(s == "completed" for s in statuses.values())
+        out["pipeline_mints_per_s"] = done / elapsed
+        out["wall_s"] = elapsed
+        out["cpu_ms_per_mint"] = {
+            k: 1000 * (cpu_after.get(k, 0) - cpu_before.get(k, 0)) / max(done, 1) for k in cpu_after
+        }
+        out["ratio_to_ceiling"] = out["pipeline_mints_per_s"] / out["ceiling_tx_per_s"]
+        time.sleep(1)
+        spent = before - client.get_balance(stack.payer.pubkey(), "confirmed").value
+        out["lamports_per_ticket_token2022"] = spent / done
+
+        plain = [
+            dict(request(i, prefix="PLAIN"), event_id=None, venue_id=None, seat=None)
+            for i in range(20)
+        ]
+        plain = [{k: v for k, v in r.items() if v is not None} for r in plain]
+        before = client.get_balance(stack.payer.pubkey(), "confirmed").value
+        enqueue_all(stack, plain)
+        stack.wait_until_resolved([r["ticket_id"] for r in plain], timeout=300, poll=0.05)
+        time.sleep(1)
+        spent = before - client.get_balance(stack.payer.pubkey(), "confirmed").value
+        out["lamports_per_ticket_token2022_plain"] = spent / len(plain)
+
+        half = out["pipeline_mints_per_s"] / 2
+        paced = [request(i, prefix="HALF") for i in range(min(args.tickets, int(half * 20)))]
+        enqueue_all(stack, paced, rate=half)
+        stack.wait_until_resolved([r["ticket_id"] for r in paced], timeout=900, poll=0.05)
+        lat = latencies(stack, [r["ticket_id"] for r in paced])
+        out["half_rate_per_s"] = half
+        out["latency_s"] = {
+            "p50": pct(lat, 50),
+            "p95": pct(lat, 95),
+            "p99": pct(lat, 99),
+            "mean": statistics.fmean(lat),
+            "count": len(lat),
+        }
+        out["latency_samples"] = lat
+    # Metaplex from rent figures (its program binary is not here): mint, metadata (679 bytes),
+    # master edition (282), the owner's token account, two signatures. The legacy design mints to
+    # the payer, then a second transaction creates the owner's token account and transfers: one
+    # more token account and one more fee per ticket.
+    metaplex = sum(rent_exempt(n) for n in (82, 679, 282, TOKEN_ACCOUNT)) + 2 * FEE
+    legacy = metaplex + rent_exempt(TOKEN_ACCOUNT) + FEE
+    out["lamports_per_ticket_metaplex_computed"] = metaplex
+    out["legacy_lamports_per_ticket"] = legacy
+    out["cost_ratio_metaplex"] = metaplex / legacy
+    out["cost_ratio_token2022_plain"] = out["lamports_per_ticket_token2022_plain"] / legacy
+    out["cost_ratio_token2022_extras"] = out["lamports_per_ticket_token2022"] / legacy
+    return out
+
+
+def write(out: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench.json").write_text(json.dumps(out, indent=2))
+    lat = out["latency_s"]
+    rows = [
+        ("LiteSVM ceiling (in-process), tx/s", f"{out['ceiling_tx_per_s']:.0f}"),
+        ("pipeline, completed mints/s", f"{out['pipeline_mints_per_s']:.1f}"),
+        ("ratio to ceiling (target ≥ 0.6)", f"{out['ratio_to_ceiling']:.2f}"),
+        ("half rate, tickets/s", f"{out['half_rate_per_s']:.1f}"),
+        (
+            "latency p50 / p95 / p99, ms (target p99 ≤ 250)",
+            f"{lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} / {lat['p99'] * 1000:.0f}",
+        ),
+        (
+            "CPU ms per mint: " + ", ".join(out["cpu_ms_per_mint"]),
+            ", ".join(f"{v:.1f}" for v in out["cpu_ms_per_mint"].values()),
+        ),
+        (
+            "lamports per ticket, Token-2022 name/symbol/uri (measured)",
+            f"{out['lamports_per_ticket_token2022_plain']:.0f}",
+        ),
+        (
+            "lamports per ticket, Token-2022 + event/venue/seat (measured)",
+            f"{out['lamports_per_ticket_token2022']:.0f}",
+        ),
+        (
+            "lamports per ticket, Metaplex (rent figures)",
+            f"{out['lamports_per_ticket_metaplex_computed']:.0f}",
+        ),
+        ("legacy two-transaction Metaplex design", f"{out['legacy_lamports_per_ticket']:.0f}"),
+        ("ratio Metaplex / legacy (target ≤ 0.855)", f"{out['cost_ratio_metaplex']:.3f}"),
+        ("ratio Token-2022 / legacy (target ≤ 0.39)", f"{out['cost_ratio_token2022_plain']:.3f}"),
+        ("ratio Token-2022 with extras / legacy", f"{out['cost_ratio_token2022_extras']:.3f}"),
+    ]
+    md = "| figure | value |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
+    (folder / "bench.md").write_text(md)
+    print(md)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no PNG; pip install matplotlib)")
+        return
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.bar(["LiteSVM ceiling", "pipeline"], [out["ceiling_tx_per_s"], out["pipeline_mints_per_s"]])
+    a.set_ylabel("mints per second")
+    b.hist([x * 1000 for x in out["latency_samples"]], bins=30)
+    b.set_xlabel("enqueue → completed (ms) at half load")
+    fig.tight_layout()
+    fig.savefig(folder / "bench.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=400)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--skip-preflight", action="store_true")
+    parser.add_argument("--out", default="bench-out")
+    args = parser.parse_args()
+    write(run(args), Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
