@@ -1,7 +1,7 @@
 """End-to-end throughput and latency against the validator's own ceiling, and cost per ticket.
 
     .venv/bin/python -m scripts.bench_pipeline [--tickets 400] [--processes 2] [--threads 8]
-        [--skip-preflight] [--out bench-out]
+        [--commitment confirmed] [--out bench-out]
 
 In one run: (1) the ceiling: the same mint transactions executed directly in LiteSVM,
 in-process; (2) the whole pipeline (enqueue API → Redis → workers → embedded validator →
@@ -136,13 +136,13 @@ def run(args) -> dict:
         "tickets": args.tickets,
         "processes": args.processes,
         "threads": args.threads,
-        "skip_preflight": args.skip_preflight,
+        "commitment": args.commitment,
     }
     out["ceiling_tx_per_s"] = ceiling(min(args.tickets, 400))
     env = {
         "MINT_SEND_RATE": "100000",
-        "SOLANA_SKIP_PREFLIGHT": str(args.skip_preflight).lower(),
         "MINT_CONFIRM_INTERVAL": "0.05",
+        "SOLANA_COMMITMENT": args.commitment,
     }
     with Stack(extra_env=env) as stack:
         stack.start_workers(processes=args.processes, threads=args.threads)
@@ -268,7 +268,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=400)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--skip-preflight", action="store_true")
+    parser.add_argument(
+        "--commitment", default="confirmed", choices=("processed", "confirmed", "finalized")
+    )
     parser.add_argument("--out", default="bench-out")
     args = parser.parse_args()
     write(run(args), Path(args.out))
