@@ -5,7 +5,6 @@ naming the field, a repeat 200, another payload for the same ticket 409, bodies 
 ``max_body`` 413.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
@@ -38,6 +37,12 @@ class MintBody(BaseModel):
     venue_id: str | None = None
     seat: str | None = None
     metadata: MintMetadata
+
+
+class TransferBody(BaseModel):
+    transfer_id: str
+    ticket_id: str
+    to: str
 
 
 class MintRow(BaseModel):
@@ -92,7 +97,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
     @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_mint(body: MintBody, _claims: Annotated[dict, Depends(authorized)]):
+    def post_mint(body: MintBody, claims: Annotated[dict, Depends(authorized)]):
         try:
             result = enqueue_mint(
                 body.model_dump(exclude_none=True),
@@ -113,12 +118,51 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
     @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
-    def get_mint(ticket_id: str, _claims: Annotated[dict, Depends(authorized)]):
+    def get_mint(ticket_id: str, claims: Annotated[dict, Depends(authorized)]):
         with services.uow_factory() as uow:
             row = uow.mints.get(ticket_id)
             if row is None:
                 raise HTTPException(404, f"no ticket {ticket_id}")
             return _row_json(row)
+
+    @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
+    def post_transfer(body: TransferBody, claims: Annotated[dict, Depends(authorized)]):
+        from actors.transfers import TransferSigner, enqueue_transfer
+
+        try:
+            result = enqueue_transfer(
+                body.model_dump(),
+                uow_factory=services.uow_factory,
+                signer=TransferSigner(payer=settings.payer),
+                notify=services.notify_transfers,
+            )
+        except ValidationError as exc:
+            return _unprocessable(exc.field, exc.message)
+        except IntentConflict as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
+        payload = {
+            "transfer_id": result.transfer_id,
+            "ticket_id": result.ticket_id,
+            "status": result.status,
+        }
+        return JSONResponse(payload, status_code=202 if result.created else 200)
+
+    @app.get("/v1/transfers/{transfer_id}", responses={404: {}, 401: {}})
+    def get_transfer(transfer_id: str, claims: Annotated[dict, Depends(authorized)]):
+        with services.uow_factory() as uow:
+            row = uow.transfers.get(transfer_id)
+        if row is None:
+            raise HTTPException(404, f"no transfer {transfer_id}")
+        return {
+            "transfer_id": row.transfer_id,
+            "ticket_id": row.ticket_id,
+            "token_address": row.token_address,
+            "from": row.from_address,
+            "to": row.to_address,
+            "status": row.status,
+            "signature": row.signature,
+            "last_error": row.last_error,
+        }
 
     @app.get("/health")
     def live():
@@ -150,3 +194,14 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
         {"detail": [{"loc": loc, "msg": message, "type": "value_error"}], "field": field},
         status_code=422,
     )
+
+
+def build_app(settings) -> FastAPI:
+    """The app over services built from ``settings`` (what ``minter api`` serves)."""
+    from actors.bootstrap import build_services
+    from actors.health import Health
+    from actors.tuning import tuning_from_env
+
+    services = build_services(settings, tuning=tuning_from_env())
+    health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
+    return create_app(services, health=health)

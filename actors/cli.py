@@ -21,7 +21,6 @@ DEFAULT_WORKER_PROCESSES = 2
 DEFAULT_WORKER_THREADS = 8
 
 NOT_YET = {
-    "api": "the operations surface (issue 7)",
     "health": "the operations surface (issue 7)",
     "balance": "the operations surface (issue 7)",
     "reconcile": "the operations surface (issue 7)",
@@ -57,6 +56,16 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     from actors.commands import enqueue_command
 
     return enqueue_command(args)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
+    import uvicorn
+
+    from actors.api import build_app
+
+    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
@@ -122,9 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=DEFAULT_WORKER_PROCESSES)
     p.add_argument("--threads", type=int, default=DEFAULT_WORKER_THREADS)
     p.set_defaults(func=cmd_worker)
-    p = later("api", "the HTTP service")
+    p = sub.add_parser("api", help="the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_api)
     p = sub.add_parser("enqueue", help="record mint intent and enqueue it (one ticket or a CSV)")
     p.add_argument("--ticket-id")
     p.add_argument("--owner")

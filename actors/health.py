@@ -46,8 +46,8 @@ class Health:
         return (True, "ok") if self.ping_redis() else (False, "no PONG")
 
     def _rpc(self):
-        resp = self.services.chain.client.get_health()
-        return (True, "ok") if resp.value == "ok" else (False, str(resp.value))
+        answer = self.services.chain.health()
+        return (True, "ok") if answer == "ok" else (False, answer)
 
     def _program(self):
         program = (

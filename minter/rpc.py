@@ -187,6 +187,17 @@ class ChainClient:
     def block_height(self) -> int:
         return self._call("getBlockHeight", lambda: self._client.get_block_height()).value
 
+    def health(self) -> str:
+        """``"ok"``, or why not (``getHealth``; solana-py 0.36 has no wrapper for it)."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
+        try:
+            reply = self._client._provider.session.post(self.url, json=body).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return f"unreachable: {type(exc).__name__}"
+        if "error" in reply:
+            return str(reply["error"].get("message", "unhealthy"))
+        return str(reply.get("result"))
+
     def balance(self, pubkey: Pubkey) -> int:
         return self._call("getBalance", lambda: self._client.get_balance(pubkey)).value
 
