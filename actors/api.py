@@ -5,7 +5,6 @@ naming the field, a repeat 200, another payload for the same ticket 409, bodies 
 ``max_body`` 413.
 """
 
-
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request

@@ -1,7 +1,6 @@
 """The ``minter`` console command: parse, call one function, map errors to a line and exit code.
 
-The command table is DESIGN.md's interface contract. Commands whose workflow has not landed yet
-are listed as such and exit 2 with a message instead of pretending to work.
+The command table is DESIGN.md's interface contract.
 """
 
 from __future__ import annotations
@@ -19,12 +18,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 DEFAULT_WORKER_PROCESSES = 2
 DEFAULT_WORKER_THREADS = 8
-
-NOT_YET = {
-    "health": "the operations surface (issue 7)",
-    "balance": "the operations surface (issue 7)",
-    "reconcile": "the operations surface (issue 7)",
-}
+DEFAULT_STUCK_AFTER_SECONDS = 600
 
 
 def _err(message: str) -> None:
@@ -86,10 +80,11 @@ def cmd_localnet(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+def _ops(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        _err(f"'{name}' is not available in this build; it arrives with {NOT_YET[name]}")
-        return EXIT_USAGE
+        from actors import ops_commands
+
+        return getattr(ops_commands, name)(args)
 
     return run
 
@@ -122,11 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default="head", help="target revision (default: head)")
     p.set_defaults(func=cmd_migrate)
 
-    def later(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=f"{help_text} (not in this build yet)")
-        p.set_defaults(func=_not_yet(name))
-        return p
-
     p = sub.add_parser("worker", help="Dramatiq workers for all actors")
     p.add_argument("--processes", type=int, default=DEFAULT_WORKER_PROCESSES)
     p.add_argument("--threads", type=int, default=DEFAULT_WORKER_THREADS)
@@ -158,11 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticket-id", required=True)
     p.add_argument("--to", required=True)
     p.set_defaults(func=cmd_transfer)
-    later("health", "cluster and dependency health")
-    later("balance", "payer balance and how many more mints it pays for")
-    p = later("reconcile", "ledger against chain")
-    p.add_argument("--fix", action="store_true")
+    p = sub.add_parser("health", help="cluster and dependency health (exit 1 when not ready)")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_ops("health_command"))
+    p = sub.add_parser("balance", help="payer balance and how many more mints it pays for")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_ops("balance_command"))
+    p = sub.add_parser(
+        "reconcile", help="ledger against chain; exit 0 when they agree, 1 when they differ"
+    )
+    p.add_argument("--fix", action="store_true", help="repair what the chain proves")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_AFTER_SECONDS,
+        help="seconds a row may stay pending or submitted (default: %(default)s)",
+    )
+    p.set_defaults(func=_ops("reconcile_command"))
     return parser
 
 

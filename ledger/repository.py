@@ -8,7 +8,7 @@ never hold the same row. Times come from the database (``now()``), the same for 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select, text, update
@@ -164,6 +164,9 @@ class IntentRepository(Generic[M]):
         ).all()
         return dict(rows)
 
+    def db_now(self) -> datetime:
+        return self.session.scalar(select(func.now()))
+
     def iter_pages(self, *, page: int = DEFAULT_PAGE) -> Iterator[list[M]]:
         """Every row in id order, ``page`` at a time (keyset pagination)."""
         last = 0
@@ -197,6 +200,28 @@ class TransferRepository(IntentRepository[NftTransfer]):
                 .order_by(NftTransfer.id)
             ).all()
         )
+
+    def record_observed(self, row: Mapping[str, Any]) -> bool:
+        """Record a move seen on chain but not made by us, as ``completed``; False if known."""
+        stmt = (
+            insert(NftTransfer)
+            .values({**row, "status": "completed", "completed_at": func.now()})
+            .on_conflict_do_nothing()
+            .returning(NftTransfer.id)
+        )
+        return self.session.scalar(stmt) is not None
+
+    def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[NftTransfer]]:
+        """Each ticket's transfers in the order they were recorded."""
+        out: dict[str, list[NftTransfer]] = {t: [] for t in ticket_ids}
+        rows = self.session.scalars(
+            select(NftTransfer)
+            .where(NftTransfer.ticket_id.in_(list(ticket_ids)))
+            .order_by(NftTransfer.id)
+        ).all()
+        for row in rows:
+            out[row.ticket_id].append(row)
+        return out
 
 
 class AttemptRepository:

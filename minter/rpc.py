@@ -211,6 +211,13 @@ class ChainClient:
             out.extend(resp.value)
         return out
 
+    def largest_token_accounts(self, mint: Pubkey) -> list[tuple[Pubkey, int]]:
+        """(token account, raw amount) of the mint's largest holders, largest first."""
+        resp = self._call(
+            "getTokenLargestAccounts", lambda: self._client.get_token_largest_accounts(mint)
+        )
+        return [(a.address, int(a.amount.amount)) for a in resp.value]
+
     def statuses(self, signatures: Sequence[Signature]) -> list[TransactionStatus | None]:
         """Statuses in input order, searching history; ``None`` for an unknown signature."""
         out: list[TransactionStatus | None] = []

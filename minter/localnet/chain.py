@@ -104,7 +104,8 @@ class LocalChain:
         self.blockhashes: OrderedDict[Hash, int] = OrderedDict({self.genesis_hash: self.slot})
         self.records: OrderedDict[Signature, Record] = OrderedDict()
         self.history = history
-        self.token_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)
+        self.token_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)  # by owner
+        self.mint_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)  # by mint
         self.stats = Stats()
         self.transaction_count = 0
 
@@ -207,9 +208,9 @@ class LocalChain:
                 post_token=[e for i, a in enumerate(after) if (e := token_balance_entry(i, a))],
             )
             for entry in record.post_token:
-                self.token_accounts[Pubkey.from_string(entry["owner"])].add(
-                    keys[entry["accountIndex"]]
-                )
+                account = keys[entry["accountIndex"]]
+                self.token_accounts[Pubkey.from_string(entry["owner"])].add(account)
+                self.mint_accounts[Pubkey.from_string(entry["mint"])].add(account)
             self._remember(sig, record)
             self.transaction_count += 1
             if failed:
@@ -249,6 +250,10 @@ class LocalChain:
     def token_accounts_of(self, owner: Pubkey) -> list[Pubkey]:
         with self.lock:
             return sorted(self.token_accounts.get(owner, ()), key=bytes)
+
+    def token_accounts_for_mint(self, mint: Pubkey) -> list[Pubkey]:
+        with self.lock:
+            return sorted(self.mint_accounts.get(mint, ()), key=bytes)
 
 
 def _describe(err) -> str:

@@ -226,6 +226,23 @@ class Methods:
             out.append({"pubkey": str(key), "account": self._account_json(acc, encoding)})
         return self.ctx(out)
 
+    def getTokenLargestAccounts(self, params):
+        from minter.localnet.parse import token_amount
+
+        key, _ = _params(params, 2)
+        mint = _pubkey(key)
+        acc = self.chain.account(mint)
+        if acc is None or acc.owner not in TOKEN_PROGRAMS or len(bytes(acc.data)) < 82:
+            raise RpcError(-32602, "Invalid param: not a Token mint")
+        found = []
+        for address in self.chain.token_accounts_for_mint(mint):
+            holding = self.chain.account(address)
+            amount = token_amount(self.chain, holding) if holding else None
+            if amount is not None:
+                found.append({"address": str(address), **amount})
+        found.sort(key=lambda a: -int(a["amount"]))
+        return self.ctx(found[:20])  # the real method answers at most 20
+
     # transactions --------------------------------------------------------------------------------
     def sendTransaction(self, params):
         data, opts = _params(params, 2)

@@ -2,12 +2,14 @@
 
 from minter.nft.request import MintRequest, parse_mint_request
 from minter.nft.transaction import MAX_TRANSACTION_BYTES, build_mint_transaction
-from minter.nft.verify import Verification, verify_minted
+from minter.nft.verify import Verification, accounts_to_read, check_accounts, verify_minted
 
 __all__ = [
     "MAX_TRANSACTION_BYTES",
     "MintRequest",
     "Verification",
+    "accounts_to_read",
+    "check_accounts",
     "build_mint_transaction",
     "parse_mint_request",
     "verify_minted",

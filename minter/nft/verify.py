@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from solana.rpc.api import Client
@@ -25,15 +26,26 @@ class Verification:
     ok: bool
     reasons: list[str] = field(default_factory=list)
     exists: bool = False  # the mint account is there, whatever else is wrong
+    supply: int = 0
+    held: bool = False  # the holder's token account holds the one token
+    metadata_ok: bool = False
 
 
-def verify_minted(client: Client, req: MintRequest, mint: Pubkey) -> Verification:
+def accounts_to_read(req: MintRequest, mint: Pubkey, holder: Pubkey | None = None) -> list[Pubkey]:
+    """The accounts that prove a mint: the mint, the holder's token account, Metaplex PDAs."""
     program = TOKEN_2022_PROGRAM_ID if req.standard == "token2022" else TOKEN_PROGRAM_ID
-    owner_account = get_associated_token_address(req.owner, mint, program)
-    keys = [mint, owner_account]
+    keys = [mint, get_associated_token_address(holder or req.owner, mint, program)]
     if req.standard == "metaplex":
         keys += [metadata_pda(mint), master_edition_pda(mint)]
-    accounts = client.get_multiple_accounts(keys).value
+    return keys
+
+
+def check_accounts(
+    req: MintRequest, mint: Pubkey, accounts: Sequence, holder: Pubkey | None = None
+) -> Verification:
+    """Judge the accounts of :func:`accounts_to_read` (no RPC: callers batch the reads)."""
+    holder = holder or req.owner
+    program = TOKEN_2022_PROGRAM_ID if req.standard == "token2022" else TOKEN_PROGRAM_ID
     if accounts[0] is None:
         return Verification(False, ["mint account does not exist"])
     reasons: list[str] = []
@@ -45,19 +57,32 @@ def verify_minted(client: Client, req: MintRequest, mint: Pubkey) -> Verificatio
         reasons.append(f"supply is {state.supply}, not 1")
     if state.decimals != 0:
         reasons.append(f"decimals are {state.decimals}, not 0")
+    held = False
     if accounts[1] is None:
-        reasons.append("owner's token account does not exist")
+        reasons.append("holder's token account does not exist")
     else:
         holding = decode_token_account(bytes(accounts[1].data))
-        if holding.amount != 1 or holding.mint != mint or holding.owner != req.owner:
-            reasons.append(f"owner's token account holds {holding.amount}, not 1")
+        held = holding.amount == 1 and holding.mint == mint and holding.owner == holder
+        if not held:
+            reasons.append(f"holder's token account holds {holding.amount}, not 1")
     if req.standard == "token2022":
         if state.mint_authority is not None:
             reasons.append("mint authority was not removed")
-        reasons += _token2022_metadata(data, req)
+        meta = _token2022_metadata(data, req)
     else:
-        reasons += _metaplex_metadata(accounts[2], accounts[3], state, req, mint)
-    return Verification(not reasons, reasons, exists=True)
+        meta = _metaplex_metadata(accounts[2], accounts[3], state, req, mint)
+    reasons += meta
+    return Verification(
+        not reasons, reasons, exists=True, supply=state.supply, held=held, metadata_ok=not meta
+    )
+
+
+def verify_minted(
+    client: Client, req: MintRequest, mint: Pubkey, holder: Pubkey | None = None
+) -> Verification:
+    """One getMultipleAccounts call: does the NFT exist as asked, held by ``holder``?"""
+    keys = accounts_to_read(req, mint, holder)
+    return check_accounts(req, mint, client.get_multiple_accounts(keys).value, holder)
 
 
 def _token2022_metadata(mint_data: bytes, req: MintRequest) -> list[str]:

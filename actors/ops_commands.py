@@ -1,0 +1,109 @@
+"""Bodies of ``minter health``, ``minter balance`` and ``minter reconcile``: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+
+from actors import settings as cfg
+from actors.bootstrap import build_services
+from actors.commands import EXIT_DIFFERS, EXIT_OK, format_table
+
+
+def _health(services):
+    from actors.health import Health
+
+    return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
+
+
+def health_command(args: argparse.Namespace) -> int:
+    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
+    services = build_services(settings)
+    try:
+        report = _health(services).readiness()
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name, detail in report["checks"].items():
+            mark = "ok " if name not in report["not_ready"] else "NOT"
+            print(f"{mark}  {name.ljust(16)}  {detail}")
+        print("ready" if report["ready"] else f"not ready: {', '.join(report['not_ready'])}")
+    return EXIT_OK if report["ready"] else EXIT_DIFFERS
+
+
+def balance_command(args: argparse.Namespace) -> int:
+    settings = cfg.load_settings(require=cfg.DATABASE + cfg.CHAIN)
+    services = build_services(settings, broker=False)
+    try:
+        report = _health(services).balance()
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"payer          {report['payer']}")
+        print(f"balance        {report['sol']:.9f} SOL ({report['lamports']} lamports)")
+        how = "measured" if report["cost_measured"] else "known"
+        print(f"cost/ticket    {report['cost_per_ticket_lamports']} lamports ({how})")
+        print(f"mints left     {report['mints_left']}")
+    return EXIT_OK
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from actors.reconcile import reconcile
+
+    need = cfg.DATABASE + ("SOLANA_RPC_URL",) + (cfg.QUEUE if args.fix else ())
+    settings = cfg.load_settings(require=need)
+    services = build_services(settings, broker=args.fix)
+    try:
+        with services.uow_factory() as uow:
+            total = sum(uow.mints.count_by_status().values())
+            total += sum(uow.transfers.count_by_status().values())
+        quiet = args.json or not sys.stderr.isatty()
+        with tqdm(total=total, unit="row", disable=quiet, desc="reconcile") as bar:
+            report = reconcile(
+                uow_factory=services.uow_factory,
+                chain=services.chain,
+                fix=args.fix,
+                notify=services.notify,
+                notify_transfers=services.notify_transfers,
+                stuck_after=timedelta(seconds=args.stuck_after),
+                on_progress=bar.update,
+            )
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        _print_report(report)
+    return EXIT_OK if report.agrees else EXIT_DIFFERS
+
+
+def _print_report(report) -> None:
+    found = report.discrepancies
+    if found:
+        rows = [
+            {
+                "class": d.kind,
+                "table": d.table,
+                "key": d.key,
+                "status": d.status,
+                "detail": d.detail,
+                "fixed": d.fixed or "",
+            }
+            for d in found
+        ]
+        print(format_table(rows, ["class", "table", "key", "status", "detail", "fixed"]))
+    rate = (report.mints + report.transfers) / report.seconds if report.seconds else 0
+    print(
+        f"checked {report.mints} mints and {report.transfers} transfers in "
+        f"{report.seconds:.1f} s ({rate:.0f} rows/s): {len(found)} discrepancies, "
+        f"{len(found) - len(report.open)} fixed, {len(report.open)} open"
+    )
+    print("ledger and chain agree" if report.agrees else "ledger and chain DIFFER")

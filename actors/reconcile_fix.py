@@ -1,0 +1,110 @@
+"""``minter reconcile --fix``: repair what the chain proves, with guarded transitions only.
+
+Each repair re-reads the row and the chain first; a row that moved meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from actors.minting import MINTS, Kind, complete_from_history
+from actors.reconcile import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy, token_holder
+from actors.transfers import TRANSFERS, current_holder
+from minter.rpc import ChainClient
+
+KINDS: dict[str, Kind] = {"nft_mints": MINTS, "nft_transfers": TRANSFERS}
+
+
+def apply_fixes(
+    found: Sequence[Discrepancy],
+    *,
+    uow_factory: Callable,
+    chain: ChainClient,
+    notify: Mapping[str, Callable[[list[str]], None] | None],
+) -> None:
+    """Set ``fixed`` on each discrepancy the chain proved and this repaired."""
+    wake: dict[str, list[str]] = {"nft_mints": [], "nft_transfers": []}
+    for d in found:
+        kind = KINDS[d.table]
+        with uow_factory() as uow:
+            row = kind.repo(uow).get(d.key)
+            if row is None or row.status != d.status:
+                continue
+            if d.kind == LANDED:
+                complete_from_history(uow, row, chain, expected=row.status, kind=kind)
+                d.fixed = "completed with the attempt that landed"
+            elif d.kind == MISSING and _never_lands(uow, chain, kind, row):
+                kind.repo(uow).reset_to_pending(
+                    d.key, expected="completed", reason="reconcile: not on chain; re-enqueued"
+                )
+                d.fixed = "set back to pending and re-enqueued"
+            elif d.kind == STUCK:
+                d.fixed = _unstick(uow, chain, kind, row)
+            elif d.kind == OWNER_CHANGED:
+                d.fixed = _record_outside_move(uow, chain, row)
+            if d.fixed is None:
+                continue
+            uow.commit()
+        if d.fixed.endswith("re-enqueued"):
+            wake[d.table].append(d.key)
+    for table, keys in wake.items():
+        if keys and notify.get(table):
+            notify[table](keys)
+
+
+def _never_lands(uow, chain: ChainClient, kind: Kind, row) -> bool:
+    """No recorded attempt landed and none can: every blockhash has expired, effect absent."""
+    attempts = uow.attempts.list_for(kind.name, getattr(row, kind.key))
+    sigs = {a.signature: a.last_valid_block_height for a in attempts}
+    if row.signature:
+        sigs.setdefault(row.signature, row.last_valid_block_height or 0)
+    if sigs:
+        statuses = chain.statuses([Signature.from_string(s) for s in sigs])
+        if any(s is not None and s.err is None for s in statuses):
+            return False
+        if chain.block_height() <= max(sigs.values()):
+            return False  # one may still land
+    return not kind.happened(uow, chain, [row])[0]
+
+
+def _unstick(uow, chain: ChainClient, kind: Kind, row) -> str | None:
+    repo, key = kind.repo(uow), getattr(row, kind.key)
+    if row.status == "pending":
+        repo.reset_to_pending(key, expected="pending", reason="reconcile: stuck; re-enqueued")
+        return "re-enqueued"
+    (status,) = chain.statuses([Signature.from_string(row.signature)])
+    if status is not None and status.err is None:
+        complete_from_history(uow, row, chain, expected="submitted", kind=kind)
+        return "completed: its signature landed"
+    if status is None and chain.block_height() > row.last_valid_block_height:
+        if kind.happened(uow, chain, [row])[0]:
+            complete_from_history(uow, row, chain, expected="submitted", kind=kind)
+            return "completed: it happened on chain"
+        uow.attempts.set_outcome(row.signature, "expired")
+        repo.reset_to_pending(key, expected="submitted", reason="reconcile: expired unseen")
+        return "blockhash expired unseen: re-enqueued"
+    return None  # still valid or landed with an error: the confirmer's call
+
+
+def _record_outside_move(uow, chain: ChainClient, row) -> str | None:
+    actual = token_holder(chain, Pubkey.from_string(row.mint_address))
+    if actual is None:
+        return None
+    _, holder = current_holder(uow, row.ticket_id)
+    if holder == str(actual):
+        return None
+    n = len(uow.transfers.for_ticket(row.ticket_id))
+    recorded = uow.transfers.record_observed(
+        {
+            "transfer_id": f"observed:{row.ticket_id}:{n + 1}",
+            "ticket_id": row.ticket_id,
+            "token_address": row.mint_address,
+            "from_address": holder,
+            "to_address": str(actual),
+            "payload": {"observed_by": "reconcile", "to": str(actual)},
+        }
+    )
+    return f"recorded the move to {actual}" if recorded else None
