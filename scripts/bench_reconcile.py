@@ -89,16 +89,11 @@ def mint_on_chain(stack: Stack, items: list[dict], threads: int) -> list[str]:
         if all(s is not None for s in tail):
             break
         time.sleep(0.5)
-    failed = [
-        s
-        for s, st in zip(
-            sigs, chain.statuses([Signature.from_string(s) for s in sigs]), strict=True
-        )
-        if st is None or st.err is not None
-    ]
+    statuses = chain.statuses([Signature.from_string(s) for s in sigs])
     chain.close()
+    failed = [st.err if st else "unknown" for st in statuses if st is None or st.err is not None]
     if failed:
-        raise SystemExit(f"{len(failed)} setup mints did not land")
+        raise SystemExit(f"{len(failed)} setup mints did not land, e.g. {failed[:3]}")
     return sigs
 
 

@@ -29,6 +29,8 @@ from spl.token.instructions import (
 METADATA_POINTER_EXTENSION = 39  # token-2022 instruction
 MINT_WITH_POINTER_LEN = 234  # 165 (padded base) + 1 (account type) + 4 (TLV header) + 64
 TLV_HEADER = 4
+MULTISIG_LEN = 355  # an account of this length would read as a multisig, so Token-2022 …
+UNINITIALIZED_EXTENSION = 2  # … pads it with one more (uninitialised) extension type
 EXT_METADATA_POINTER = 18
 EXT_TOKEN_METADATA = 19
 
@@ -66,11 +68,12 @@ class Token2022Mint:
 
     @property
     def final_len(self) -> int:
-        return (
+        size = (
             MINT_WITH_POINTER_LEN
             + TLV_HEADER
             + metadata_len(self.name, self.symbol, self.uri, list(self.extra))
         )
+        return size + UNINITIALIZED_EXTENSION if size == MULTISIG_LEN else size
 
     @property
     def owner_account(self) -> Pubkey:

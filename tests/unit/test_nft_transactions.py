@@ -141,3 +141,49 @@ def test_metaplex_instruction_data_decodes_back():
     assert keys[meta_ix.accounts[0]] == metadata_pda(mint.pubkey())
     assert master_edition_pda(mint.pubkey()) in keys
     assert Pubkey.from_string("SysvarRent111111111111111111111111111111111") in keys
+
+
+@pytest.mark.parametrize(
+    "uri_len, extra",
+    [(21, {}), (5, {"event_id": "E", "venue_id": "V", "seat": "S"}), (30, {"event_id": "E-12"})],
+)
+def test_token2022_rent_covers_every_metadata_length(uri_len, extra):
+    """Token-2022 pads an account that would be multisig-sized (355 bytes); the rent we pay
+    must cover the length the program really leaves, for every name length."""
+    from solders.litesvm import LiteSVM
+
+    from minter.keys import Payer
+    from minter.nft import build_mint_transaction
+    from minter.nft.token2022 import Token2022Mint
+
+    svm, payer = LiteSVM(), Keypair()
+    svm.airdrop(payer.pubkey(), 10**12)
+    for n in range(1, 33):
+        item = {
+            "ticket_id": f"T{n}",
+            "owner": str(Keypair().pubkey()),
+            "standard": "token2022",
+            "metadata": {"name": "N" * n, "symbol": "TIX", "uri": "u" * uri_len},
+            **extra,
+        }
+        req = parse_mint_request(item, default_standard="token2022")
+        mint = Keypair()
+        tx = build_mint_transaction(
+            req,
+            payer=Payer(payer),
+            mint=mint,
+            recent_blockhash=svm.latest_blockhash(),
+            compute_unit_limit=400_000,
+        )
+        result = svm.send_transaction(tx)
+        assert not hasattr(result, "err"), (n, result)
+        expected = Token2022Mint(
+            payer=payer.pubkey(),
+            mint=mint.pubkey(),
+            owner=req.owner,
+            name=req.name,
+            symbol=req.symbol,
+            uri=req.uri,
+            extra=tuple(req.extra_fields),
+        ).final_len
+        assert len(svm.get_account(mint.pubkey()).data) == expected
