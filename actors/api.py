@@ -181,7 +181,14 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         from actors.metrics import registry
+        from actors.reporter import refresh_from_chain, refresh_from_ledger
 
+        try:  # the ledger's and the chain's figures as of this scrape
+            with services.uow_factory() as uow:
+                refresh_from_ledger(uow, since=None)
+            refresh_from_chain(services.chain, services.settings.payer.pubkey)
+        except Exception:  # a scrape reports what it has; /ready names what is down
+            pass
         return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
 
     return app

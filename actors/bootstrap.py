@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors import metrics
 from actors.settings import Settings
 from ledger.db import make_engine, make_session_factory
 from ledger.unit_of_work import UnitOfWork
@@ -64,6 +65,9 @@ def build_services(
     workers: bool = False,
 ) -> Services:
     """Build what a command needs: ``workers`` also declares the actors (worker processes)."""
+    from actors.logs import register_settings_secrets
+
+    register_settings_secrets(settings)  # the last guard: cut from any log line
     tuning = tuning or Tuning()
     services = Services(settings=settings, tuning=tuning)
     if database:
@@ -78,6 +82,8 @@ def build_services(
             retry=tuning.retry,
             skip_preflight=tuning.skip_preflight,
             blockhash_ttl=tuning.blockhash_ttl,
+            on_fault=metrics.rpc_fault,
+            on_call=metrics.rpc_call,
         )
     if broker or workers:
         from actors.tasks import (
@@ -95,3 +101,14 @@ def build_services(
         if workers:
             services.actors = register_actors(services.broker, services)
     return services
+
+
+def store_uow_factory(services: Services):
+    """Units of work on the monitoring store: its own engine when MONITORING_DATABASE_URL
+    names another database, else the ledger's."""
+    url = services.settings.monitoring_database_url
+    if not url or url == services.settings.database_url:
+        return services.uow_factory
+    engine = make_engine(url, pool_size=1)
+    session_factory = make_session_factory(engine)
+    return lambda: UnitOfWork(session_factory)

@@ -6,6 +6,7 @@ The command table is DESIGN.md's interface contract.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ EXIT_USAGE = 2
 DEFAULT_WORKER_PROCESSES = 2
 DEFAULT_WORKER_THREADS = 8
 DEFAULT_STUCK_AFTER_SECONDS = 600
+DEFAULT_METRICS_PORT = 9191  # Dramatiq's Prometheus middleware's own default
 
 
 def _err(message: str) -> None:
@@ -34,8 +36,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _metrics_dir(port: int) -> str:
+    """A fresh multiprocess directory: stale files of dead processes would add up."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / f"minter-metrics-{port}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)  # fail here, in one line
+    # before anything imports prometheus_client: every worker process writes its series there
+    path = _metrics_dir(args.metrics_port)
+    os.environ.update(
+        PROMETHEUS_MULTIPROC_DIR=path,
+        dramatiq_prom_db=path,
+        dramatiq_prom_host=args.metrics_host,
+        dramatiq_prom_port=str(args.metrics_port),
+    )
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
@@ -58,7 +80,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from actors.api import build_app
 
-    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        build_app(settings), host=args.host, port=args.port, log_level="warning", log_config=None
+    )
     return EXIT_OK
 
 
@@ -120,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="Dramatiq workers for all actors")
     p.add_argument("--processes", type=int, default=DEFAULT_WORKER_PROCESSES)
     p.add_argument("--threads", type=int, default=DEFAULT_WORKER_THREADS)
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("WORKER_METRICS_PORT") or DEFAULT_METRICS_PORT),
+        help="Prometheus endpoint of all worker processes (env WORKER_METRICS_PORT)",
+    )
+    p.add_argument("--metrics-host", default=os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"))
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("api", help="the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
@@ -171,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from actors.logs import configure_logging
+
+    configure_logging()
     try:
         return args.func(args)
     except (SettingsError, ValidationError) as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from actors import metrics
 from actors.errors import IntentConflict
 from minter.errors import ValidationError
 from minter.keys import derive_mint_keypair
@@ -84,6 +85,7 @@ def enqueue_mints(
             results.append(Enqueued(row.ticket_id, row.mint_address, row.status, created, conflict))
             if created:
                 created_ids.append(row.ticket_id)
+        metrics.enqueued("mint", len(created_ids))
         _wake(notify, created_ids)
         if on_progress:
             on_progress(len(chunk))

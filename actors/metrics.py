@@ -1,7 +1,12 @@
 """Prometheus series of the service: ``solana_*`` for chain work, ``minting_*`` for the pipeline.
 
-One registry per process, built on first use (never at import). The monitoring-store reporter
-reads the same registry, so both places show the same figures.
+One registry per process, built on first use (never at import). Worker processes run in
+prometheus-client's multiprocess mode (``minter worker`` sets ``PROMETHEUS_MULTIPROC_DIR``), so
+the workers' endpoint and the monitoring-store reporter see the sum over every process.
+
+Figures the ledger knows exactly (mints by result, latency, rows by status) are set from the
+ledger by the reporter, so a killed worker loses none of them; the rest are counted where they
+happen (sends, rebroadcasts, RPC calls and faults).
 """
 
 from __future__ import annotations
@@ -15,6 +20,72 @@ _registry: CollectorRegistry | None = None
 _series: dict[str, object] = {}
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+RPC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+LEDGER = "mostrecent"  # multiprocess mode of gauges set from the ledger or the chain
+
+
+def _declare(reg: CollectorRegistry) -> dict[str, object]:
+    return {
+        "mints": Gauge(
+            "minting_mints",
+            "Mints resolved per the ledger, by result and standard",
+            ["result", "standard"],
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "latency": Histogram(
+            "minting_enqueue_to_completed_seconds",
+            "Seconds from intent to completed",
+            ["standard"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        ),
+        "rows": Gauge(
+            "minting_ledger_rows",
+            "Ledger rows by table and status",
+            ["table", "status"],
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "enqueued": Counter("minting_enqueued", "Intents recorded", ["kind"], registry=reg),
+        "sends": Counter("solana_sends", "Transactions sent", ["kind"], registry=reg),
+        "rebroadcasts": Counter(
+            "solana_rebroadcasts", "Signed bytes sent again", ["kind"], registry=reg
+        ),
+        "rpc_latency": Histogram(
+            "solana_rpc_latency_seconds",
+            "RPC call latency, retries included",
+            ["method"],
+            buckets=RPC_BUCKETS,
+            registry=reg,
+        ),
+        "rpc_errors": Counter(
+            "solana_rpc_errors", "RPC faults by method and kind", ["method", "kind"], registry=reg
+        ),
+        "balance": Gauge(
+            "solana_payer_balance_lamports",
+            "Payer balance",
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "block_height": Gauge(
+            "solana_block_height", "Cluster block height", registry=reg, multiprocess_mode=LEDGER
+        ),
+    }
+
+
+SERIES_NAMES = (
+    "minting_mints",
+    "minting_enqueue_to_completed_seconds",
+    "minting_ledger_rows",
+    "minting_enqueued",
+    "solana_sends",
+    "solana_rebroadcasts",
+    "solana_rpc_latency_seconds",
+    "solana_rpc_errors",
+    "solana_payer_balance_lamports",
+    "solana_block_height",
+)
 
 
 def registry() -> CollectorRegistry:
@@ -23,45 +94,7 @@ def registry() -> CollectorRegistry:
     with _lock:
         if _registry is None:
             reg = CollectorRegistry()
-            _series.update(
-                mints=Counter(
-                    "minting_mints",
-                    "Mints resolved, by result and standard",
-                    ["result", "standard"],
-                    registry=reg,
-                ),
-                enqueued=Counter(
-                    "minting_enqueued", "Mint intents recorded", ["standard"], registry=reg
-                ),
-                latency=Histogram(
-                    "minting_enqueue_to_completed_seconds",
-                    "Seconds from intent to completed",
-                    ["standard"],
-                    buckets=LATENCY_BUCKETS,
-                    registry=reg,
-                ),
-                rows=Gauge(
-                    "minting_ledger_rows",
-                    "Ledger rows by table and status",
-                    ["table", "status"],
-                    registry=reg,
-                ),
-                sends=Counter("solana_sends", "Transactions sent", ["kind"], registry=reg),
-                rebroadcasts=Counter(
-                    "solana_rebroadcasts", "Signed bytes sent again", registry=reg
-                ),
-                rpc_latency=Histogram(
-                    "solana_rpc_latency_seconds", "RPC call latency", ["method"], registry=reg
-                ),
-                rpc_errors=Counter(
-                    "solana_rpc_errors",
-                    "RPC faults by method and kind",
-                    ["method", "kind"],
-                    registry=reg,
-                ),
-                balance=Gauge("solana_payer_balance_lamports", "Payer balance", registry=reg),
-                block_height=Gauge("solana_block_height", "Cluster block height", registry=reg),
-            )
+            _series.update(_declare(reg))
             _registry = reg
         return _registry
 
@@ -70,3 +103,25 @@ def series(name: str):
     """One declared series by short name (``mints``, ``sends``, ``rpc_errors`` …)."""
     registry()
     return _series[name]
+
+
+# hooks the workflows and the chain client call ---------------------------------------------------
+def sent(kind: str) -> None:
+    series("sends").labels(kind).inc()
+
+
+def rebroadcast(kind: str) -> None:
+    series("rebroadcasts").labels(kind).inc()
+
+
+def enqueued(kind: str, n: int = 1) -> None:
+    if n:
+        series("enqueued").labels(kind).inc(n)
+
+
+def rpc_call(method: str, seconds: float) -> None:
+    series("rpc_latency").labels(method).observe(seconds)
+
+
+def rpc_fault(method: str, kind: str) -> None:
+    series("rpc_errors").labels(method, kind).inc()

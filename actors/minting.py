@@ -21,6 +21,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from actors import metrics
 from minter.errors import ValidationError
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
@@ -124,6 +125,7 @@ def process_mint(
         uow.attempts.record("mint", ticket_id, signature, last_valid)
         uow.commit()
     bound = bound.bind(signature=signature)
+    metrics.sent("mint")
     try:
         chain.send(bytes(tx))
     except SendOutcomeUnknown as exc:
@@ -281,6 +283,7 @@ def confirm_submitted(
         repo.mark_checked([getattr(r, kind.key) for r in rows])
         uow.commit()
     for raw in resend:  # the same bytes: at most one of them can ever land
+        metrics.rebroadcast(kind.name)
         try:
             chain.send(raw)
         except (SendOutcomeUnknown, TransactionRejected):

@@ -122,8 +122,32 @@ class Ticker(dramatiq.Middleware):
             self._stop.wait(min(interval for _, interval in self.jobs))
 
 
+class MetricsReporter(dramatiq.Middleware):
+    """Runs :func:`actors.reporter.run_reporter` as one fork process beside the workers."""
+
+    @property
+    def forks(self):
+        from actors.reporter import run_reporter
+
+        return [run_reporter]
+
+
+def add_observability(broker) -> None:
+    """Under ``minter worker`` (multiprocess metrics): Dramatiq's own Prometheus middleware,
+    which serves every process's series on one port, and the monitoring-store reporter."""
+    import os
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from dramatiq.middleware.prometheus import Prometheus
+
+    broker.add_middleware(Prometheus())
+    broker.add_middleware(MetricsReporter())
+
+
 def register_actors(broker, services):
     """Declare the actors on ``broker``, bound to ``services``; returns them by name."""
+    add_observability(broker)
     gate = RateGate(broker, per_second=services.tuning.send_rate)
     signer = minting.MintSigner(
         payer=services.settings.payer,

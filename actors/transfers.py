@@ -15,6 +15,7 @@ import structlog
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from actors import metrics
 from actors.errors import IntentConflict
 from actors.minting import Kind, complete_from_history, payer_problem, sized_transaction
 from minter.errors import ValidationError
@@ -119,6 +120,7 @@ def enqueue_transfer(
     if not created and row.payload != payload:
         raise IntentConflict("transfer_id", f"transfer {transfer_id} exists with another payload")
     if created:
+        metrics.enqueued("transfer")
         try:
             notify([transfer_id])
         except Exception as exc:  # committed: the sweeper picks it up
@@ -155,6 +157,7 @@ def process_transfer(
         row = uow.transfers.claim_pending(transfer_id)
         if row is None:
             return "skipped"
+        bound = bound.bind(ticket_id=row.ticket_id, mint_address=row.token_address)
         mint_row = uow.mints.get(row.ticket_id)
         source = signer.holds(row.from_address)
         t = ticket_transfer(
@@ -208,6 +211,7 @@ def process_transfer(
         uow.attempts.record("transfer", transfer_id, signature, last_valid)
         uow.commit()
     try:
+        metrics.sent("transfer")
         chain.send(bytes(tx))
     except SendOutcomeUnknown:
         return "submitted"

@@ -6,7 +6,10 @@ tree, so building here at import time is the point of the module.
 
 from actors import settings as cfg
 from actors.bootstrap import build_services
+from actors.logs import configure_logging
 from actors.tuning import tuning_from_env
+
+configure_logging()
 
 services = build_services(
     cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN),

@@ -188,6 +188,24 @@ class IntentRepository(Generic[M]):
 class MintRepository(IntentRepository[NftMint]):
     model = NftMint
 
+    def count_by_status_and_standard(self) -> dict[tuple[str, str], int]:
+        rows = self.session.execute(
+            select(NftMint.status, NftMint.standard, func.count()).group_by(
+                NftMint.status, NftMint.standard
+            )
+        ).all()
+        return {(status, standard): n for status, standard, n in rows}
+
+    def completed_since(self, since: datetime) -> list[tuple[str, float, datetime]]:
+        """(standard, seconds from intent to completed, completed_at) of later completions."""
+        seconds = func.extract("epoch", NftMint.completed_at - NftMint.created_at)
+        rows = self.session.execute(
+            select(NftMint.standard, seconds, NftMint.completed_at)
+            .where(NftMint.status == "completed", NftMint.completed_at > since)
+            .order_by(NftMint.completed_at)
+        ).all()
+        return [(standard, float(s), at) for standard, s, at in rows]
+
 
 class TransferRepository(IntentRepository[NftTransfer]):
     model = NftTransfer

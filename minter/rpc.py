@@ -131,6 +131,7 @@ class ChainClient:
         skip_preflight: bool = False,
         blockhash_ttl: float = DEFAULT_BLOCKHASH_TTL,
         on_fault: Callable[[str, str], None] | None = None,
+        on_call: Callable[[str, float], None] | None = None,
     ) -> None:
         self.url = url
         self.commitment = Commitment(commitment)
@@ -138,6 +139,7 @@ class ChainClient:
         self.skip_preflight = skip_preflight
         self._client = Client(url, commitment=self.commitment, timeout=timeout)
         self._on_fault = on_fault or (lambda method, kind: None)
+        self._on_call = on_call or (lambda method, seconds: None)
         self._blockhash_ttl = blockhash_ttl
         self._blockhash: tuple[float, Hash, int] | None = None
         self._blockhash_lock = threading.Lock()
@@ -163,6 +165,7 @@ class ChainClient:
         )
 
     def _call(self, method: str, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
         try:
             return self._retrying(method, lambda kind: True)(fn)
         except (SolanaRpcException, RPCException) as exc:
@@ -170,6 +173,8 @@ class ChainClient:
             if kind is not None:
                 raise TransientRpcError(f"{method}: {kind}") from None
             raise PermanentRpcError(f"{method}: {_describe(exc)}") from None
+        finally:
+            self._on_call(method, time.perf_counter() - started)
 
     # reads -----------------------------------------------------------------------------------
     def latest_blockhash(self) -> tuple[Hash, int]:
@@ -253,6 +258,7 @@ class ChainClient:
             preflight_commitment=self.commitment,
         )
         retrying = self._retrying("sendTransaction", lambda kind: kind in _NOT_TAKEN)
+        started = time.perf_counter()
         try:
             return retrying(lambda: self._client.send_raw_transaction(raw, opts).value)
         except SolanaRpcException as exc:
@@ -265,6 +271,8 @@ class ChainClient:
             if err is not None:
                 raise TransactionRejected(str(err), exc.args[0].data.logs or []) from None
             raise PermanentRpcError(f"sendTransaction: {_describe(exc)}") from None
+        finally:
+            self._on_call("sendTransaction", time.perf_counter() - started)
 
     def close(self) -> None:
         self._client._provider.session.close()

@@ -55,6 +55,9 @@ class Stack:
         self.database_url: str | None = None
         self._localnet = None
         self._workers: list[subprocess.Popen] = []
+        from scripts.local_services import free_port
+
+        self.metrics_port = free_port()  # the workers' Prometheus endpoint
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self, *, database: str | None = None, fund: bool = True) -> Stack:
@@ -106,6 +109,8 @@ class Stack:
             "MINT_KEY_SECRET": self.mint_secret,
             "NFT_STANDARD": self.standard,
             "SOLANA_COMMITMENT": "confirmed",
+            "WORKER_METRICS_PORT": str(self.metrics_port),
+            "WORKER_METRICS_HOST": "127.0.0.1",
             **self.extra_env,
         }
 

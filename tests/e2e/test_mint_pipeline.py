@@ -205,8 +205,10 @@ INVALID = [
     ("name", {"metadata": {**VALID["metadata"], "name": "é" * 17}}),
     ("symbol", {"metadata": {**VALID["metadata"], "symbol": "S" * 11}}),
     ("uri", {"metadata": {**VALID["metadata"], "uri": "u" * 201}}),
-    ("seller_fee_basis_points",
-     {"metadata": {**VALID["metadata"], "seller_fee_basis_points": 10001}}),
+    (
+        "seller_fee_basis_points",
+        {"metadata": {**VALID["metadata"], "seller_fee_basis_points": 10001}},
+    ),
     ("ticket_id", {"ticket_id": ""}),
     ("ticket_id", {"ticket_id": "T" * 129}),
     ("standard", {"standard": "erc721"}),
@@ -229,8 +231,18 @@ def test_invalid_input_is_refused_before_anything(stack, localnet, field, change
 
 def test_enqueue_command_names_the_field(stack):
     res = stack.minter(
-        "enqueue", "--ticket-id", "C-1", "--owner", "nope", "--name", "N", "--symbol", "S",
-        "--uri", "https://t.example/1", check=False,
+        "enqueue",
+        "--ticket-id",
+        "C-1",
+        "--owner",
+        "nope",
+        "--name",
+        "N",
+        "--symbol",
+        "S",
+        "--uri",
+        "https://t.example/1",
+        check=False,
     )
     assert res.returncode == 2
     assert "owner" in res.stderr and res.stderr.count("\n") == 1

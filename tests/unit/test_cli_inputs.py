@@ -10,8 +10,9 @@ from actors.tuning import tuning_from_env
 
 def test_tuning_defaults_and_overrides():
     assert tuning_from_env({}) == Tuning()
-    t = tuning_from_env({"MINT_SEND_RATE": "250", "SOLANA_SKIP_PREFLIGHT": "true",
-                         "MINT_PENDING_AGE": "2.5"})
+    t = tuning_from_env(
+        {"MINT_SEND_RATE": "250", "SOLANA_SKIP_PREFLIGHT": "true", "MINT_PENDING_AGE": "2.5"}
+    )
     assert (t.send_rate, t.skip_preflight, t.pending_age) == (250, True, 2.5)
 
 

@@ -1,0 +1,109 @@
+"""Structured logs (structlog): JSON in production, readable lines on a terminal.
+
+``LOG_FORMAT`` (``json`` or ``console``) overrides the choice made from whether stderr is a
+terminal; ``LOG_LEVEL`` sets the level (default INFO). Dramatiq's and uvicorn's stdlib logs go
+through the same renderer. As a last guard, :func:`register_secrets` names values (the payer
+key, the mint seed secret, the JWT secret, in every printable form) that are cut out of any line
+that would carry one; code is written so that none ever does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable
+
+import structlog
+
+REDACTED = "[redacted]"
+_secrets: set[str] = set()
+
+
+def secret_forms(raw: bytes) -> set[str]:
+    """The ways a secret could be printed: text, hex, base58, a JSON byte array."""
+    import based58  # solana-py's own base58 dependency
+
+    forms = {raw.hex(), based58.b58encode(raw).decode(), json.dumps(list(raw))}
+    forms.add(json.dumps(list(raw), separators=(",", ":")))
+    try:
+        forms.add(raw.decode())
+    except UnicodeDecodeError:
+        pass
+    return {f for f in forms if len(f) >= 8}
+
+
+def register_secrets(values: Iterable[bytes]) -> None:
+    for raw in values:
+        if raw:
+            _secrets.update(secret_forms(bytes(raw)))
+
+
+def register_settings_secrets(settings) -> None:
+    values = [settings.mint_key_secret, settings.jwt_secret]
+    if settings.payer is not None:
+        values.append(bytes(settings.payer.keypair))
+    register_secrets(v for v in values if v)
+
+
+def _scrub(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact(logger, method, event: dict) -> dict:
+    if not _secrets:
+        return event
+    return {k: _scrub(v) if isinstance(v, str) else v for k, v in event.items()}
+
+
+class _ScrubbingRenderer:
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, logger, method, event):
+        out = self.inner(logger, method, event)
+        return _scrub(out) if _secrets and isinstance(out, str) else out
+
+
+def configure_logging(*, fmt: str | None = None, level: str | None = None) -> None:
+    fmt = fmt or os.environ.get("LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    level_no = logging.getLevelName((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    if not isinstance(level_no, int):
+        level_no = logging.INFO
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    inner = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    renderer = _ScrubbingRenderer(inner)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level_no)

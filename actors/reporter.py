@@ -1,0 +1,160 @@
+"""The monitoring-store reporter: the Prometheus figures, one batched INSERT per interval.
+
+Runs as a Dramatiq fork process beside the workers (one per ``minter worker``): every
+``interval`` it sets the figures the ledger and the chain know (mints by result, rows by status,
+latency of newly completed mints, payer balance, block height), reads every series summed over
+the worker processes, and writes them to the ``metrics`` table with the legacy columns
+(metric_name, service_name ``minting-worker``, value, metric_type, labels, timestamp).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import structlog
+from prometheus_client import CollectorRegistry, Metric
+
+from actors import metrics
+
+SERVICE_NAME = "minting-worker"
+DEFAULT_INTERVAL = 15.0  # seconds between reports (MINT_METRICS_INTERVAL)
+_SKIPPED_SUFFIXES = ("_created", "_bucket")  # bucket counts make poor dashboard rows
+QUANTILES = (0.5, 0.95, 0.99)
+
+log = structlog.get_logger(__name__)
+
+
+def refresh_from_ledger(uow, since: datetime | None) -> datetime | None:
+    """Set the ledger-derived series; observe latencies of mints completed after ``since``."""
+    counts = uow.mints.count_by_status_and_standard()
+    for (status, standard), n in counts.items():
+        if status in ("completed", "failed"):
+            metrics.series("mints").labels(status, standard).set(n)
+    for table, repo in (("nft_mints", uow.mints), ("nft_transfers", uow.transfers)):
+        by_status = repo.count_by_status()
+        for status in ("pending", "submitted", "completed", "failed"):
+            metrics.series("rows").labels(table, status).set(by_status.get(status, 0))
+    if since is None:
+        return uow.mints.db_now()
+    latest = since
+    for standard, seconds, completed_at in uow.mints.completed_since(since):
+        metrics.series("latency").labels(standard).observe(seconds)
+        latest = max(latest, completed_at)
+    return latest
+
+
+def refresh_from_chain(chain, payer) -> None:
+    metrics.series("balance").set(chain.balance(payer))
+    metrics.series("block_height").set(chain.block_height())
+
+
+def rows_from(families: Iterable[Metric]) -> list[dict]:
+    """Flatten Prometheus families into ``metrics`` rows (histograms: count, sum, quantiles)."""
+    rows = []
+    for family in families:
+        buckets: dict[tuple, list[tuple[float, float]]] = {}
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            if sample.name.endswith("_bucket"):
+                le = float(labels.pop("le"))
+                buckets.setdefault(tuple(sorted(labels.items())), []).append((le, sample.value))
+            if sample.name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            rows.append(_row(sample.name, sample.value, family.type, labels))
+        for key, points in buckets.items():
+            for q in QUANTILES:
+                value = _quantile(sorted(points), q)
+                if value is not None:
+                    name = f"{family.name}_p{int(q * 100)}"
+                    rows.append(_row(name, value, "gauge", dict(key)))
+    return rows
+
+
+def _row(name: str, value: float, kind: str, labels: dict) -> dict:
+    return {
+        "metric_name": name,
+        "service_name": SERVICE_NAME,
+        "value": float(value),
+        "metric_type": kind,
+        "labels": labels,
+    }
+
+
+def _quantile(points: list[tuple[float, float]], q: float) -> float | None:
+    """The upper bound of the bucket holding the q-th observation (cumulative counts)."""
+    total = points[-1][1] if points else 0
+    if not total:
+        return None
+    for le, cumulative in points:
+        if cumulative >= q * total:
+            return le if le != float("inf") else points[-2][0] if len(points) > 1 else None
+    return None
+
+
+def report_once(
+    *,
+    uow_factory: Callable,
+    store_uow_factory: Callable,
+    chain,
+    payer,
+    collect: Callable[[], Iterable[Metric]],
+    since: datetime | None,
+) -> tuple[int, datetime | None]:
+    """One interval: refresh, collect, one INSERT; returns (rows written, new watermark)."""
+    with uow_factory() as uow:
+        since = refresh_from_ledger(uow, since)
+    try:
+        refresh_from_chain(chain, payer)
+    except Exception as exc:  # the cluster is down: report the rest, say so in the log
+        log.warning("metrics_chain_unavailable", error=type(exc).__name__)
+    rows = rows_from(collect())
+    with store_uow_factory() as uow:
+        written = uow.metrics.insert_batch(rows)
+        uow.commit()
+    return written, since
+
+
+def multiprocess_collector() -> Callable[[], Iterable[Metric]]:
+    """Every series summed over the worker processes (prometheus-client multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    def collect():
+        reg = CollectorRegistry()
+        multiprocess.MultiProcessCollector(reg)
+        return reg.collect()
+
+    return collect
+
+
+def run_reporter() -> None:
+    """Dramatiq fork entry point: report until SIGTERM."""
+    from actors import settings as cfg
+    from actors.bootstrap import build_services, store_uow_factory
+    from actors.logs import configure_logging
+
+    configure_logging()
+    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", "SOLANA_PAYER_KEYPAIR"))
+    interval = float(os.environ.get("MINT_METRICS_INTERVAL") or DEFAULT_INTERVAL)
+    services = build_services(settings, broker=False)
+    store = store_uow_factory(services)
+    collect = multiprocess_collector() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
+    collect = collect or metrics.registry().collect
+    since = None
+    while True:
+        started = time.monotonic()
+        try:
+            written, since = report_once(
+                uow_factory=services.uow_factory,
+                store_uow_factory=store,
+                chain=services.chain,
+                payer=settings.payer.pubkey,
+                collect=collect,
+                since=since,
+            )
+            log.debug("metrics_reported", rows=written)
+        except Exception as exc:  # Postgres restarting: the next interval tries again
+            log.warning("metrics_report_failed", error=type(exc).__name__)
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

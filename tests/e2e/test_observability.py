@@ -1,0 +1,179 @@
+"""A full run under faults, then what ops see: the `metrics` table, the workers' and the API's
+/metrics, and logs that carry the mint's identifiers and never a secret."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import httpx
+import psycopg
+import pytest
+from solders.keypair import Keypair
+
+from minter.keys import load_keypair_file
+from scripts.stack import Stack
+from tests.e2e.test_mint_pipeline import FAST, enqueue, requests_for
+from tests.e2e.test_transfer_pipeline import claim, wait_transfers
+
+# what issue 7 asks the store and /metrics to show (the enqueue counter lives in producers)
+REQUIRED = (
+    "minting_mints",
+    "minting_enqueue_to_completed_seconds",
+    "minting_ledger_rows",
+    "solana_sends",
+    "solana_rebroadcasts",
+    "solana_rpc_latency_seconds",
+    "solana_rpc_errors",
+    "solana_payer_balance_lamports",
+    "solana_block_height",
+)
+JWT_SECRET = secrets.token_hex(32)
+
+
+@pytest.fixture(scope="module")
+def run(postgres, redis_server, _localnet_session):
+    """Mints and claims under dropped responses and 429s, with workers logging JSON at DEBUG."""
+    env = {
+        **FAST,
+        "MINT_METRICS_INTERVAL": "1",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+        "JWT_SECRET": JWT_SECRET,
+    }
+    localnet = _localnet_session
+    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=env) as s:
+        s.start_workers(processes=2, threads=4)
+        localnet.set_faults(drop_response=0.3, http_429=0.1, seed=3)
+        try:
+            custody = str(s.payer.pubkey())
+            items = requests_for(20, "OBS") + requests_for(4, "OBC", owners=[custody] * 4)
+            enqueue(s, items)
+            ids = [i["ticket_id"] for i in items]
+            assert set(s.wait_until_resolved(ids, timeout=180).values()) == {"completed"}
+            moves = [(f"OBX-{i}", t, str(Keypair().pubkey())) for i, t in enumerate(ids[-4:])]
+            claim(s, moves)
+            assert set(wait_transfers(s, [m[0] for m in moves]).values()) == {"completed"}
+        finally:
+            localnet.clear_faults()
+        outputs = [
+            s.minter(*cmd, check=False)
+            for cmd in (
+                ("status", ids[0]),
+                ("status", ids[-1], "--json"),
+                ("reconcile",),
+                ("health",),
+                ("balance", "--json"),
+                (
+                    "enqueue",
+                    "--ticket-id",
+                    "OBS-BAD",
+                    "--owner",
+                    "x",
+                    "--name",
+                    "n",
+                    "--symbol",
+                    "s",
+                    "--uri",
+                    "u",
+                ),
+            )
+        ]
+        time.sleep(2.5)  # two reporter intervals after the last completion
+        exposition = httpx.get(f"http://127.0.0.1:{s.metrics_port}/", timeout=10).text
+        s.stop_workers()
+        logs = s.worker_logs() + "".join(o.stdout + o.stderr for o in outputs)
+        yield s, exposition, logs
+
+
+def store_rows(stack: Stack) -> list[tuple]:
+    with psycopg.connect(stack.database_url) as conn:
+        return conn.execute(
+            "SELECT metric_name, service_name, value, metric_type, labels, timestamp FROM metrics"
+        ).fetchall()
+
+
+def test_metrics_table_holds_every_figure_in_legacy_columns(run):
+    stack, _, _ = run
+    rows = store_rows(stack)
+    names = {r[0] for r in rows}
+    for series in REQUIRED:
+        assert any(n == series or n.startswith(series + "_") for n in names), series
+    assert {r[1] for r in rows} == {"minting-worker"}
+    assert {r[3] for r in rows} <= {"counter", "gauge", "histogram"}
+    completed = [
+        r
+        for r in rows
+        if r[0] == "minting_mints" and r[4] == {"result": "completed", "standard": "token2022"}
+    ]
+    assert max(r[2] for r in completed) == 24  # the ledger's figure, whatever the faults
+    assert max(r[2] for r in rows if r[0] == "solana_sends_total") >= 24
+    assert max(r[2] for r in rows if r[0] == "solana_rpc_errors_total") >= 1
+    per_batch = {}
+    for r in rows:
+        per_batch[r[5]] = per_batch.get(r[5], 0) + 1
+    assert len(per_batch) >= 2 and min(per_batch.values()) > len(REQUIRED)  # one INSERT each
+
+
+def test_workers_endpoint_exposes_the_same_series(run):
+    stack, exposition, _ = run
+    samples = {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.splitlines()
+        if line and not line.startswith("#")
+    }
+    stored = {r[0] for r in store_rows(stack)}
+    for series in REQUIRED:
+        assert any(n.startswith(series) for n in samples), series
+    assert {n for n in stored if not n.endswith(("_p50", "_p95", "_p99"))} <= samples
+    assert "dramatiq_messages_total" in samples  # Dramatiq's own middleware, same endpoint
+
+
+def test_api_metrics_exposes_the_same_series(run):
+    from fastapi.testclient import TestClient
+
+    from actors import settings as cfg
+    from actors.api import build_app
+
+    stack, _, _ = run
+    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
+    with TestClient(build_app(settings)) as client:
+        text = client.get("/metrics").text
+    for series in REQUIRED:
+        assert f"# TYPE {series}" in text, series
+    assert 'minting_mints{result="completed",standard="token2022"} 24.0' in text
+
+
+def test_logs_bind_the_mint_identifiers(run):
+    _, _, logs = run
+    sent = [
+        json.loads(line)
+        for line in logs.splitlines()
+        if line.startswith("{") and '"event": "sent"' in line
+    ]
+    assert len(sent) >= 20
+    assert all(e["ticket_id"] and e["mint_address"] and e["signature"] for e in sent)
+
+
+def _forms(raw: bytes) -> set[str]:
+    import based58
+
+    return {
+        raw.hex(),
+        based58.b58encode(raw).decode(),
+        json.dumps(list(raw)),
+        json.dumps(list(raw), separators=(",", ":")),
+    }
+
+
+def test_no_secret_in_any_log(run):
+    stack, _, logs = run
+    payer = load_keypair_file(stack.workdir / "payer.json").keypair
+    assert logs.count("\n") > 100  # there is something to search
+    forms = _forms(bytes(payer)) | _forms(bytes(payer)[:32]) | {str(payer)}
+    forms |= _forms(stack.mint_secret.encode()) | {stack.mint_secret}
+    forms |= _forms(bytes.fromhex(stack.mint_secret))
+    forms |= _forms(JWT_SECRET.encode()) | {JWT_SECRET}
+    leaked = [f[:12] for f in forms if f in logs]
+    assert leaked == []
