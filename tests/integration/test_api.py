@@ -194,5 +194,5 @@ def test_ready_names_what_is_not_ready(stack):
 
 def test_metrics_are_prometheus_text(api):
     text = api.get("/metrics").text
-    assert "# TYPE minting_mints_total counter" in text
+    assert "# TYPE minting_mints gauge" in text
     assert "solana_payer_balance_lamports" in text
