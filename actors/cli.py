@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from actors import settings as cfg
@@ -57,6 +58,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         dramatiq_prom_db=path,
         dramatiq_prom_host=args.metrics_host,
         dramatiq_prom_port=str(args.metrics_port),
+        MINTER_WORKER_STARTED=str(time.time()),  # the reporter's latency watermark starts here
     )
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser

@@ -8,10 +8,12 @@ any mint has been measured.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
 LAMPORTS_PER_SOL = 1_000_000_000
@@ -20,16 +22,34 @@ METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x
 KNOWN_COST = {"metaplex": 11_981_200, "token2022": 6_120_880}
 DEFAULT_MIN_BALANCE = 100 * KNOWN_COST["metaplex"]  # ready only while it pays for 100 mints
 DEFAULT_MAX_SLOTS_BEHIND = 150
+DEFAULT_COST_SAMPLE = 20  # recent mints whose transactions are read to measure the cost
+DEFAULT_COST_TTL = 60.0  # seconds a measured cost is reused
 
 
 @dataclass
 class Health:
-    """Checks over built services; ``cost_per_ticket`` may be fed by the metrics reporter."""
+    """Checks over built services; the cost per ticket is measured from recent mints."""
 
     services: object
     ping_redis: Callable[[], bool] | None = None
     min_balance: int = DEFAULT_MIN_BALANCE
-    cost_per_ticket: int | None = None
+    cost_sample: int = DEFAULT_COST_SAMPLE
+    cost_ttl: float = DEFAULT_COST_TTL
+    _measured: tuple[float, int | None] | None = None
+
+    def measured_cost(self) -> int | None:
+        """Mean lamports the payer spent per recent completed mint (fee and rent), if any."""
+        now = time.monotonic()
+        if self._measured is not None and now - self._measured[0] < self.cost_ttl:
+            return self._measured[1]
+        standard = self.services.settings.standard
+        with self.services.uow_factory() as uow:
+            sigs = uow.mints.recent_signatures(standard=standard, limit=self.cost_sample)
+        spent = [self.services.chain.fee_payer_spent(Signature.from_string(s)) for s in sigs]
+        spent = [x for x in spent if x]
+        cost = round(sum(spent) / len(spent)) if spent else None
+        self._measured = (now, cost)
+        return cost
 
     def _check(self, fn) -> tuple[bool, str]:
         try:
@@ -85,12 +105,14 @@ class Health:
     def balance(self) -> dict:
         payer = self.services.settings.payer.pubkey
         lamports = self.services.chain.balance(payer)
-        cost = self.cost_per_ticket or KNOWN_COST[self.services.settings.standard]
+        measured = self._check(lambda: (True, self.measured_cost()))[1]
+        measured = measured if isinstance(measured, int) else None
+        cost = measured or KNOWN_COST[self.services.settings.standard]
         return {
             "payer": str(payer),
             "lamports": lamports,
             "sol": lamports / LAMPORTS_PER_SOL,
             "cost_per_ticket_lamports": cost,
-            "cost_measured": self.cost_per_ticket is not None,
+            "cost_measured": measured is not None,
             "mints_left": lamports // cost,
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from prometheus_client import CollectorRegistry, Metric
@@ -142,7 +142,8 @@ def run_reporter() -> None:
     store = store_uow_factory(services)
     collect = multiprocess_collector() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
     collect = collect or metrics.registry().collect
-    since = None
+    boot = os.environ.get("MINTER_WORKER_STARTED")
+    since = datetime.fromtimestamp(float(boot), tz=UTC) if boot else None
     while True:
         started = time.monotonic()
         try:

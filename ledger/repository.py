@@ -196,6 +196,21 @@ class MintRepository(IntentRepository[NftMint]):
         ).all()
         return {(status, standard): n for status, standard, n in rows}
 
+    def recent_signatures(self, *, standard: str, limit: int) -> list[str]:
+        """Signatures of the latest completed mints of ``standard``, newest first."""
+        return list(
+            self.session.scalars(
+                select(NftMint.signature)
+                .where(
+                    NftMint.status == "completed",
+                    NftMint.standard == standard,
+                    NftMint.signature.is_not(None),
+                )
+                .order_by(NftMint.completed_at.desc())
+                .limit(limit)
+            ).all()
+        )
+
     def completed_since(self, since: datetime) -> list[tuple[str, float, datetime]]:
         """(standard, seconds from intent to completed, completed_at) of later completions."""
         seconds = func.extract("epoch", NftMint.completed_at - NftMint.created_at)

@@ -223,6 +223,20 @@ class ChainClient:
         )
         return [(a.address, int(a.amount.amount)) for a in resp.value]
 
+    def fee_payer_spent(self, signature: Signature) -> int | None:
+        """Lamports the fee payer (first account) lost in a landed transaction: fee and rent."""
+        resp = self._call(
+            "getTransaction",
+            lambda: self._client.get_transaction(
+                signature, "json", max_supported_transaction_version=0
+            ),
+        )
+        tx = resp.value
+        if tx is None or tx.transaction.meta is None:
+            return None
+        meta = tx.transaction.meta
+        return meta.pre_balances[0] - meta.post_balances[0]
+
     def statuses(self, signatures: Sequence[Signature]) -> list[TransactionStatus | None]:
         """Statuses in input order, searching history; ``None`` for an unknown signature."""
         out: list[TransactionStatus | None] = []

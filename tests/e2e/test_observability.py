@@ -84,6 +84,7 @@ def run(postgres, redis_server, _localnet_session):
         exposition = httpx.get(f"http://127.0.0.1:{s.metrics_port}/", timeout=10).text
         s.stop_workers()
         logs = s.worker_logs() + "".join(o.stdout + o.stderr for o in outputs)
+        s.outputs = outputs
         yield s, exposition, logs
 
 
@@ -154,6 +155,17 @@ def test_logs_bind_the_mint_identifiers(run):
     ]
     assert len(sent) >= 20
     assert all(e["ticket_id"] and e["mint_address"] and e["signature"] for e in sent)
+
+
+def test_health_and_balance_commands(run):
+    stack, _, _ = run
+    health, balance = stack.outputs[3], stack.outputs[4]
+    assert health.returncode == 0 and health.stdout.strip().endswith("ready")
+    report = json.loads(balance.stdout)
+    assert report["payer"] == str(stack.payer.pubkey()) and report["cost_measured"] is True
+    # measured from the payer's balance change in recent mints: rent of mint and account + fee
+    assert 5_000_000 < report["cost_per_ticket_lamports"] < 6_500_000
+    assert report["mints_left"] == report["lamports"] // report["cost_per_ticket_lamports"]
 
 
 def _forms(raw: bytes) -> set[str]:
