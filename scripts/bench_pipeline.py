@@ -8,7 +8,8 @@ in-process; (2) the whole pipeline (enqueue API → Redis → workers → embedd
 PostgreSQL) for N tickets as fast as it goes; (3) the pipeline at half that rate, with
 enqueue→completed latency percentiles; (4) lamports per ticket from the payer's balance, beside
 the legacy two-transaction design computed from the same rent figures. Writes JSON, a Markdown
-table and a PNG plot (matplotlib, when installed). Prints figures; asserts nothing.
+table and a PNG plot (``pip install -e '.[bench]'`` for matplotlib). Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def write(out: dict, folder: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("(matplotlib not installed: no PNG; pip install matplotlib)")
+        print("(matplotlib not installed: no PNG; pip install -e '.[bench]')")
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.bar(["LiteSVM ceiling", "pipeline"], [out["ceiling_tx_per_s"], out["pipeline_mints_per_s"]])
