@@ -95,6 +95,9 @@ def registry() -> CollectorRegistry:
         if _registry is None:
             reg = CollectorRegistry()
             _series.update(_declare(reg))
+            for kind in ("mint", "transfer"):  # shown at 0 before the first one happens
+                _series["sends"].labels(kind)
+                _series["rebroadcasts"].labels(kind)
             _registry = reg
         return _registry
 
