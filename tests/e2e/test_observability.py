@@ -159,7 +159,8 @@ def test_logs_bind_the_mint_identifiers(run):
     events = [e for line in logs.splitlines() if (e := _json_line(line))]
     about_mints = [e for e in events if "ticket_id" in e]
     assert about_mints and all(e.get("mint_address") for e in about_mints)
-    signed = [e for e in about_mints if e["event"] in ("sent", "send_outcome_unknown")]
+    after_signing = ("sent", "send_outcome_unknown", "send_rejected")
+    signed = [e for e in about_mints if e["event"] in after_signing]
     assert all(e.get("signature") for e in signed)
     minted = {e["ticket_id"] for e in signed if "transfer_id" not in e}
     assert {f"OBS-{i:05d}" for i in range(20)} | {f"OBC-{i:05d}" for i in range(4)} <= minted

@@ -34,8 +34,8 @@ from scripts.local_services import free_port
 from scripts.stack import Stack
 from tests.integration.test_api import JWT_SECRET, token
 
-EXAMPLES_WITH_TOKEN = 40
-EXAMPLES_WITHOUT = 10
+EXAMPLES_WITH_TOKEN = 50
+EXAMPLES_WITHOUT = 15
 CHECKS = [not_a_server_error]
 OPERATIONS = [
     "POST /v1/mints",
@@ -47,14 +47,23 @@ OPERATIONS = [
     "GET /balance",
     "GET /metrics",
 ]
-# Generated strings are never valid base58 addresses, so every body would stop at the first
-# intake check. Half of the JSON-object bodies get these fields made plausible, so the deeper
-# paths run too: a few intents recorded (202), repeats (200), clashes (409), ledger lookups.
-# At most a few dozen pending rows; no worker runs, so nothing reaches the chain.
+# Generated strings are almost never valid base58 addresses or acceptable ticket fields, so
+# nearly every body would stop at the first intake check. Half of the JSON-object bodies get
+# some fields made plausible (drawn from small pools), so the deeper paths run too: an intent
+# recorded (202), its repeat (200), a clash (409), ledger lookups for a transfer. At most two
+# tickets are enqueued; no worker runs, so nothing reaches the chain.
 HOLDERS = [str(Keypair.from_seed(bytes([i]) * 32).pubkey()) for i in range(1, 4)]
+METADATA = {"name": "Fuzz", "symbol": "FZ", "uri": "https://t.example/fuzz"}
+
+
+def _plausible_mint(pick: int) -> dict:
+    fields = {"ticket_id": f"FUZZ-{pick % 2}", "owner": HOLDERS[pick % 3], "standard": "token2022"}
+    return {**fields, "metadata": METADATA} if pick < 3 else fields
+
+
 PLAUSIBLE = {
-    "POST /v1/mints": lambda i: {"owner": HOLDERS[i % 3], "standard": "token2022"},
-    "POST /v1/transfers": lambda i: {"to": HOLDERS[i % 3]},
+    "POST /v1/mints": _plausible_mint,
+    "POST /v1/transfers": lambda pick: {"ticket_id": f"FUZZ-{pick % 2}", "to": HOLDERS[pick % 3]},
 }
 FORGED = f"Bearer {token('another secret entirely, 32 chars+', exp=time.time() + 3600)}"
 
