@@ -5,11 +5,15 @@ naming the field, a repeat 200, another payload for the same ticket 409, bodies 
 ``max_body`` 413.
 """
 
+import json
+import math
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from actors.auth import AuthError, TokenVerifier
 from actors.enqueue import enqueue_mint
@@ -19,29 +23,60 @@ from minter.errors import ValidationError
 DEFAULT_MAX_BODY = 64 * 1024  # bytes
 
 
+def _storable(value: str) -> str:
+    """PostgreSQL text takes neither NUL nor a lone surrogate (JSON can carry both): 422."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class _SafeJSONResponse(JSONResponse):
+    """A 422 that can always be sent: its echoed input may hold NaN or a lone surrogate."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "nan", "inf": JSON has no such numbers
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 class MintMetadata(BaseModel):
-    name: str
-    symbol: str
-    uri: str
+    name: Text
+    symbol: Text
+    uri: Text
     seller_fee_basis_points: int | None = None
 
 
 class MintBody(BaseModel):
     """A mint request (DESIGN.md, Interfaces); field limits are checked by the intake."""
 
-    ticket_id: str
-    owner: str
-    standard: str | None = None
-    event_id: str | None = None
-    venue_id: str | None = None
-    seat: str | None = None
+    ticket_id: Text
+    owner: Text
+    standard: Text | None = None
+    event_id: Text | None = None
+    venue_id: Text | None = None
+    seat: Text | None = None
     metadata: MintMetadata
 
 
 class TransferBody(BaseModel):
-    transfer_id: str
-    ticket_id: str
-    to: str
+    transfer_id: Text
+    ticket_id: Text
+    to: Text
 
 
 class MintRow(BaseModel):
@@ -77,6 +112,10 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     app = FastAPI(title="ticket-minter", version="1")
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable_request(request: Request, exc: RequestValidationError):
+        return _SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -118,6 +157,8 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 
     @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
     def get_mint(ticket_id: str, claims: Annotated[dict, Depends(authorized)]):
+        if "\x00" in ticket_id:  # not storable, so no such ticket (and PostgreSQL would raise)
+            raise HTTPException(404, f"no ticket {ticket_id}")
         with services.uow_factory() as uow:
             row = uow.mints.get(ticket_id)
             if row is None:
@@ -148,6 +189,8 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 
     @app.get("/v1/transfers/{transfer_id}", responses={404: {}, 401: {}})
     def get_transfer(transfer_id: str, claims: Annotated[dict, Depends(authorized)]):
+        if "\x00" in transfer_id:  # not storable, so no such transfer
+            raise HTTPException(404, f"no transfer {transfer_id}")
         with services.uow_factory() as uow:
             row = uow.transfers.get(transfer_id)
         if row is None:

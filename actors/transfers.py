@@ -21,6 +21,7 @@ from actors.minting import Kind, complete_from_history, payer_problem, sized_tra
 from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft.decode import decode_token_account
+from minter.nft.request import storable
 from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
 
@@ -60,11 +61,12 @@ def _parse(item: Mapping) -> tuple[str, str, Pubkey]:
     transfer_id = item.get("transfer_id")
     if not isinstance(transfer_id, str) or not transfer_id.strip():
         raise ValidationError("transfer_id", "is required")
-    if len(transfer_id) > MAX_TRANSFER_ID:
+    if len(storable("transfer_id", transfer_id)) > MAX_TRANSFER_ID:
         raise ValidationError("transfer_id", f"is longer than {MAX_TRANSFER_ID} characters")
     ticket_id = item.get("ticket_id")
     if not isinstance(ticket_id, str) or not ticket_id.strip():
         raise ValidationError("ticket_id", "is required")
+    storable("ticket_id", ticket_id)
     to = item.get("to")
     try:
         return transfer_id, ticket_id, Pubkey.from_string(to)

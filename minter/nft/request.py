@@ -81,9 +81,21 @@ def _text(field: str, value, *, max_bytes: int, required: bool = True) -> str | 
         return None
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
-    size = len(value.encode("utf-8"))
+    size = len(storable(field, value).encode("utf-8"))
     if size > max_bytes:
         raise ValidationError(field, f"is {size} bytes; at most {max_bytes} UTF-8 bytes")
+    return value
+
+
+def storable(field: str, value: str) -> str:
+    """Text the ledger can store: no NUL (PostgreSQL refuses it), valid UTF-8 (no lone
+    surrogates, which JSON can carry)."""
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid Unicode text") from None
     return value
 
 
@@ -136,7 +148,7 @@ def parse_mint_request(data: Mapping, *, default_standard: str) -> MintRequest:
     ticket_id = data.get("ticket_id")
     if not isinstance(ticket_id, str) or not ticket_id.strip():
         raise ValidationError("ticket_id", "is required")
-    if len(ticket_id) > MAX_TICKET_ID:
+    if len(storable("ticket_id", ticket_id)) > MAX_TICKET_ID:
         raise ValidationError("ticket_id", f"is longer than {MAX_TICKET_ID} characters")
     standard = data.get("standard") or default_standard
     if standard not in STANDARDS:

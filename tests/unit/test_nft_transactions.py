@@ -58,6 +58,10 @@ def test_mint_key_is_deterministic_per_ticket_and_secret():
         ("creators", with_meta(creators=[{"address": str(Keypair().pubkey()), "share": 20}] * 6)),
         ("creators[0].address", with_meta(creators=[{"address": "nope", "share": 100}])),
         ("seat", {**BASE, "seat": "s" * 33}),
+        ("ticket_id", {**BASE, "ticket_id": "T\x00"}),  # PostgreSQL text refuses NUL
+        ("name", with_meta(name="N\x00")),
+        ("uri", with_meta(uri="https://t.example/\ud800")),  # a lone surrogate, valid in JSON
+        ("venue_id", {**BASE, "venue_id": "\udfff"}),
     ],
 )
 def test_each_invalid_field_is_named(field, data):
