@@ -37,22 +37,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _metrics_dir(port: int) -> str:
-    """A fresh multiprocess directory: stale files of dead processes would add up."""
+def _metrics_dir() -> str:
+    """A fresh multiprocess directory of this worker group (another group on the host has its
+    own); removed when the group exits."""
+    import atexit
     import shutil
     import tempfile
-    from pathlib import Path
 
-    path = Path(tempfile.gettempdir()) / f"minter-metrics-{port}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return str(path)
+    path = tempfile.mkdtemp(prefix=f"minter-metrics-{os.getpid()}-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)  # fail here, in one line
     # before anything imports prometheus_client: every worker process writes its series there
-    path = _metrics_dir(args.metrics_port)
+    path = _metrics_dir()
     os.environ.update(
         PROMETHEUS_MULTIPROC_DIR=path,
         dramatiq_prom_db=path,

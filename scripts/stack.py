@@ -111,6 +111,7 @@ class Stack:
             "SOLANA_COMMITMENT": "confirmed",
             "WORKER_METRICS_PORT": str(self.metrics_port),
             "WORKER_METRICS_HOST": "127.0.0.1",
+            "TMPDIR": str(self.workdir),  # a SIGKILLed worker's metrics files go with the stack
             **self.extra_env,
         }
 
