@@ -164,6 +164,8 @@ _PAYER_PROBLEMS = ("InsufficientFunds", "AccountNotFound", "InstructionErrorCust
 
 
 def payer_problem(err: str) -> bool:
+    if "InsufficientFundsForRent" in err:  # the payer's own balance, or another account's rent
+        return "account_index: 0" in err.replace("\n", " ").replace("  ", " ")
     return any(p in err for p in _PAYER_PROBLEMS)
 
 

@@ -70,3 +70,13 @@ def test_sends_are_retried_only_when_nothing_was_taken():
 def test_simulation_result_shape_is_what_the_policy_reads():
     # guards the attribute names ChainClient.simulate relies on
     assert {"err", "logs", "units_consumed"} <= set(dir(RpcSimulateTransactionResult))
+
+
+def test_only_the_payers_own_shortage_waits_for_funding():
+    from actors.minting import payer_problem
+
+    assert payer_problem("TransactionErrorInsufficientFundsForFee")
+    assert payer_problem("TransactionErrorInsufficientFundsForRent {\n    account_index: 0,\n}")
+    # another account short of rent is the transaction's fault: funding the payer won't help
+    assert not payer_problem("TransactionErrorInsufficientFundsForRent {\n    account_index: 1,\n}")
+    assert not payer_problem("TransactionErrorFieldless.AlreadyProcessed")
