@@ -19,19 +19,17 @@ from actors.auth import AuthError, TokenVerifier
 from actors.enqueue import enqueue_mint
 from actors.errors import IntentConflict
 from minter.errors import ValidationError
+from minter.nft.request import storable
 
 DEFAULT_MAX_BODY = 64 * 1024  # bytes
 
 
 def _storable(value: str) -> str:
-    """PostgreSQL text takes neither NUL nor a lone surrogate (JSON can carry both): 422."""
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+    """The intake's rule (no NUL, no lone surrogate), as a 422 from the body model."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
+        return storable("value", value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
 
 
 Text = Annotated[str, AfterValidator(_storable)]
@@ -117,6 +115,14 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     async def unprocessable_request(request: Request, exc: RequestValidationError):
         return _SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
+    @app.exception_handler(ValidationError)
+    async def invalid_field(request: Request, exc: ValidationError):
+        return _unprocessable(exc.field, exc.message)
+
+    @app.exception_handler(IntentConflict)
+    async def conflict(request: Request, exc: IntentConflict):
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
+
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
@@ -136,18 +142,13 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 
     @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
     def post_mint(body: MintBody, claims: Annotated[dict, Depends(authorized)]):
-        try:
-            result = enqueue_mint(
-                body.model_dump(exclude_none=True),
-                uow_factory=services.uow_factory,
-                mint_secret=settings.mint_key_secret,
-                default_standard=settings.standard,
-                notify=services.notify,
-            )
-        except ValidationError as exc:
-            return _unprocessable(exc.field, exc.message)
-        except IntentConflict as exc:
-            return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
+        result = enqueue_mint(
+            body.model_dump(exclude_none=True),
+            uow_factory=services.uow_factory,
+            mint_secret=settings.mint_key_secret,
+            default_standard=settings.standard,
+            notify=services.notify,
+        )
         payload = {
             "ticket_id": result.ticket_id,
             "mint_address": result.mint_address,
@@ -169,17 +170,12 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     def post_transfer(body: TransferBody, claims: Annotated[dict, Depends(authorized)]):
         from actors.transfers import TransferSigner, enqueue_transfer
 
-        try:
-            result = enqueue_transfer(
-                body.model_dump(),
-                uow_factory=services.uow_factory,
-                signer=TransferSigner(payer=settings.payer),
-                notify=services.notify_transfers,
-            )
-        except ValidationError as exc:
-            return _unprocessable(exc.field, exc.message)
-        except IntentConflict as exc:
-            return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
+        result = enqueue_transfer(
+            body.model_dump(),
+            uow_factory=services.uow_factory,
+            signer=TransferSigner(payer=settings.payer),
+            notify=services.notify_transfers,
+        )
         payload = {
             "transfer_id": result.transfer_id,
             "ticket_id": result.ticket_id,

@@ -59,7 +59,7 @@ class Health:
 
     def _postgres(self):
         with self.services.uow_factory() as uow:
-            uow.session.execute(__import__("sqlalchemy").text("SELECT 1"))
+            uow.metrics.ping()
         return True, "ok"
 
     def _redis(self):

@@ -54,12 +54,6 @@ def _scrub(text: str) -> str:
     return text
 
 
-def redact(logger, method, event: dict) -> dict:
-    if not _secrets:
-        return event
-    return {k: _scrub(v) if isinstance(v, str) else v for k, v in event.items()}
-
-
 class _ScrubbingRenderer:
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -79,7 +73,6 @@ def configure_logging(*, fmt: str | None = None, level: str | None = None) -> No
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact,
     ]
     inner = (
         structlog.processors.JSONRenderer()

@@ -74,20 +74,6 @@ def _declare(reg: CollectorRegistry) -> dict[str, object]:
     }
 
 
-SERIES_NAMES = (
-    "minting_mints",
-    "minting_enqueue_to_completed_seconds",
-    "minting_ledger_rows",
-    "minting_enqueued",
-    "solana_sends",
-    "solana_rebroadcasts",
-    "solana_rpc_latency_seconds",
-    "solana_rpc_errors",
-    "solana_payer_balance_lamports",
-    "solana_block_height",
-)
-
-
 def registry() -> CollectorRegistry:
     """The process's registry with every series declared."""
     global _registry

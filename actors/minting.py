@@ -12,6 +12,7 @@ Every workflow takes its collaborators as arguments; the actors in ``actors.task
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -114,16 +115,7 @@ def process_mint(
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
-        signature = str(tx.signatures[0])
-        uow.mints.mark_submitted(
-            ticket_id,
-            expected="pending",
-            signature=signature,
-            signed_tx=bytes(tx),
-            last_valid_block_height=last_valid,
-        )
-        uow.attempts.record("mint", ticket_id, signature, last_valid)
-        uow.commit()
+        signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
     bound = bound.bind(signature=signature)
     metrics.sent("mint")
     try:
@@ -140,6 +132,21 @@ def process_mint(
         return outcome
     bound.info("sent")
     return "submitted"
+
+
+def persist_submitted(uow, kind: Kind, key: str, tx, last_valid: int) -> str:
+    """Step 3: signature, signed bytes and last valid height committed before any send."""
+    signature = str(tx.signatures[0])
+    kind.repo(uow).mark_submitted(
+        key,
+        expected="pending",
+        signature=signature,
+        signed_tx=bytes(tx),
+        last_valid_block_height=last_valid,
+    )
+    uow.attempts.record(kind.name, key, signature, last_valid)
+    uow.commit()
+    return signature
 
 
 def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: str) -> str:
@@ -165,7 +172,7 @@ _PAYER_PROBLEMS = ("InsufficientFunds", "AccountNotFound", "InstructionErrorCust
 
 def payer_problem(err: str) -> bool:
     if "InsufficientFundsForRent" in err:  # the payer's own balance, or another account's rent
-        return "account_index: 0" in err.replace("\n", " ").replace("  ", " ")
+        return re.search(r"account_index:\s*0\b", err) is not None
     return any(p in err for p in _PAYER_PROBLEMS)
 
 

@@ -17,6 +17,7 @@ outside move is recorded as a completed transfer. ``chain_differs`` is reported,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from actors.transfers import ledger_holder
 from minter.errors import ValidationError
 from minter.nft import accounts_to_read, check_accounts, parse_mint_request
 from minter.nft.decode import decode_token_account
@@ -85,39 +87,28 @@ class Report:
         }
 
 
-def _expected_holder(mint, transfers) -> str:
-    holder = mint.owner_address
-    for t in transfers:
-        if t.status == "completed":
-            holder = t.to_address
-    return holder
-
-
 def _found(kind, table, row, key, detail) -> Discrepancy:
     return Discrepancy(kind, table, key, row.status, detail, updated_at=row.updated_at)
 
 
 def _check_mints(uow, chain: ChainClient, rows, now: datetime, stuck_after) -> list[Discrepancy]:
     moves = uow.transfers.for_tickets([r.ticket_id for r in rows])
+    found: list[Discrepancy] = []
     plans = []
     for row in rows:
         try:
             req = parse_mint_request(row.payload, default_standard=row.standard)
         except ValidationError as exc:
-            plans.append((row, None, None, str(exc)))
+            detail = f"payload unreadable: {exc}"
+            found.append(_found(DIFFERS, "nft_mints", row, row.ticket_id, detail))
             continue
-        holder = Pubkey.from_string(_expected_holder(row, moves[row.ticket_id]))
+        holder = Pubkey.from_string(ledger_holder(row, moves[row.ticket_id]))
         keys = accounts_to_read(req, Pubkey.from_string(row.mint_address), holder)
         plans.append((row, req, holder, keys))
-    wanted = [k for _, req, _, keys in plans if req is not None for k in keys]
-    fetched = iter(chain.accounts(wanted))
-    found: list[Discrepancy] = []
+    fetched = iter(chain.accounts([k for *_, keys in plans for k in keys]))
     moved: list[tuple] = []
     for row, req, holder, keys in plans:
         t = row.ticket_id
-        if req is None:
-            found.append(_found(DIFFERS, "nft_mints", row, t, f"payload unreadable: {keys}"))
-            continue
         view = check_accounts(
             req, Pubkey.from_string(row.mint_address), [next(fetched) for _ in keys], holder
         )
@@ -203,8 +194,6 @@ def reconcile(
     on_progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Compare every ledger row with the chain; with ``fix``, repair what the chain proves."""
-    import time
-
     started = time.perf_counter()
     report = Report()
     progress = on_progress or (lambda n: None)

@@ -29,12 +29,15 @@ log = structlog.get_logger(__name__)
 
 def refresh_from_ledger(uow, since: datetime | None) -> datetime | None:
     """Set the ledger-derived series; observe latencies of mints completed after ``since``."""
-    counts = uow.mints.count_by_status_and_standard()
-    for (status, standard), n in counts.items():
+    mints: dict[str, int] = {}
+    for (status, standard), n in uow.mints.count_by_status_and_standard().items():
+        mints[status] = mints.get(status, 0) + n
         if status in ("completed", "failed"):
             metrics.series("mints").labels(status, standard).set(n)
-    for table, repo in (("nft_mints", uow.mints), ("nft_transfers", uow.transfers)):
-        by_status = repo.count_by_status()
+    for table, by_status in (
+        ("nft_mints", mints),
+        ("nft_transfers", uow.transfers.count_by_status()),
+    ):
         for status in ("pending", "submitted", "completed", "failed"):
             metrics.series("rows").labels(table, status).set(by_status.get(status, 0))
     if since is None:

@@ -17,7 +17,13 @@ from solders.pubkey import Pubkey
 
 from actors import metrics
 from actors.errors import IntentConflict
-from actors.minting import Kind, complete_from_history, payer_problem, sized_transaction
+from actors.minting import (
+    Kind,
+    complete_from_history,
+    payer_problem,
+    persist_submitted,
+    sized_transaction,
+)
 from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft.decode import decode_token_account
@@ -74,16 +80,21 @@ def _parse(item: Mapping) -> tuple[str, str, Pubkey]:
         raise ValidationError("to", "is not a 32-byte base58 address") from None
 
 
+def ledger_holder(mint, moves) -> str:
+    """Who holds the ticket per the ledger: its owner, then each completed move's destination."""
+    holder = mint.owner_address
+    for t in moves:
+        if t.status == "completed":
+            holder = t.to_address
+    return holder
+
+
 def current_holder(uow, ticket_id: str) -> tuple[object, str]:
-    """The ticket's mint row and who holds it per the ledger (owner, then completed moves)."""
+    """The ticket's completed mint row and who holds it per the ledger."""
     mint = uow.mints.get(ticket_id)
     if mint is None or mint.status != "completed":
         raise ValidationError("ticket_id", f"ticket {ticket_id} has no completed mint")
-    holder = mint.owner_address
-    for t in uow.transfers.for_ticket(ticket_id):
-        if t.status == "completed":
-            holder = t.to_address
-    return mint, holder
+    return mint, ledger_holder(mint, uow.transfers.for_ticket(ticket_id))
 
 
 def enqueue_transfer(
@@ -202,20 +213,13 @@ def process_transfer(
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
-        signature = str(tx.signatures[0])
-        uow.transfers.mark_submitted(
-            transfer_id,
-            expected="pending",
-            signature=signature,
-            signed_tx=bytes(tx),
-            last_valid_block_height=last_valid,
-        )
-        uow.attempts.record("transfer", transfer_id, signature, last_valid)
-        uow.commit()
+        signature = persist_submitted(uow, TRANSFERS, transfer_id, tx, last_valid)
+    bound = bound.bind(signature=signature)
+    metrics.sent("transfer")
     try:
-        metrics.sent("transfer")
         chain.send(bytes(tx))
-    except SendOutcomeUnknown:
+    except SendOutcomeUnknown as exc:
+        bound.info("send_outcome_unknown", error=str(exc))
         return "submitted"
     except TransactionRejected as exc:  # e.g. AlreadyProcessed: a rebroadcast got there first
         with uow_factory() as uow:
@@ -227,8 +231,9 @@ def process_transfer(
                 uow.transfers.reset_to_pending(transfer_id, expected="submitted", reason=exc.err)
                 outcome = "pending"
             uow.commit()
+        bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    bound.info("sent", signature=signature)
+    bound.info("sent")
     return "submitted"
 
 
@@ -255,7 +260,6 @@ def ticket_history(ticket_id: str, *, uow_factory: Callable) -> History | None:
             "at": mint.completed_at,
         }
     ]
-    holder = mint.owner_address if mint.status == "completed" else None
     for t in moves:
         steps.append(
             {
@@ -269,8 +273,7 @@ def ticket_history(ticket_id: str, *, uow_factory: Callable) -> History | None:
                 "error": t.last_error,
             }
         )
-        if t.status == "completed":
-            holder = t.to_address
+    holder = ledger_holder(mint, moves) if mint.status == "completed" else None
     return History(ticket_id, holder, steps)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -25,6 +24,8 @@ from spl.token.instructions import (
     get_associated_token_address,
     transfer_checked,
 )
+
+from minter.budget import compute_budget
 
 TOKEN_PROGRAMS = {"metaplex": TOKEN_PROGRAM_ID, "token2022": TOKEN_2022_PROGRAM_ID}
 
@@ -90,9 +91,7 @@ def build_transfer_transaction(
     compute_unit_price: int | None = None,
 ) -> VersionedTransaction:
     """The signed transfer; ``source`` signs as the token owner (may be the payer itself)."""
-    budget = [set_compute_unit_limit(compute_unit_limit)]
-    if compute_unit_price:
-        budget.append(set_compute_unit_price(compute_unit_price))
+    budget = compute_budget(compute_unit_limit, compute_unit_price)
     message = MessageV0.try_compile(
         payer.pubkey(), budget + transfer_instructions(t), [], recent_blockhash
     )

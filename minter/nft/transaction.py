@@ -6,7 +6,6 @@ sign. No payer-side token account and no second transaction.
 
 from __future__ import annotations
 
-from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -23,6 +22,7 @@ from spl.token.instructions import (
     mint_to,
 )
 
+from minter.budget import compute_budget
 from minter.keys import Payer
 from minter.nft.metaplex import (
     CreatorShare,
@@ -126,9 +126,7 @@ def build_mint_transaction(
     compute_unit_price: int | None = None,
 ) -> VersionedTransaction:
     """The signed mint transaction for one ticket."""
-    budget = [set_compute_unit_limit(compute_unit_limit)]
-    if compute_unit_price:
-        budget.append(set_compute_unit_price(compute_unit_price))
+    budget = compute_budget(compute_unit_limit, compute_unit_price)
     ixs = budget + mint_instructions(req, payer=payer, mint=mint)
     message = MessageV0.try_compile(payer.pubkey, ixs, [], recent_blockhash)
     return VersionedTransaction(message, [payer.keypair, mint])
