@@ -13,26 +13,15 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import AfterValidator, BaseModel
+from pydantic import BaseModel
 
 from actors.auth import AuthError, TokenVerifier
 from actors.enqueue import enqueue_mint
 from actors.errors import IntentConflict
 from minter.errors import ValidationError
-from minter.nft.request import storable
+from minter.nft.request import MintBody, TransferBody, field_errors
 
 DEFAULT_MAX_BODY = 64 * 1024  # bytes
-
-
-def _storable(value: str) -> str:
-    """The intake's rule (no NUL, no lone surrogate), as a 422 from the body model."""
-    try:
-        return storable("value", value)
-    except ValidationError as exc:
-        raise ValueError(exc.message) from None
-
-
-Text = Annotated[str, AfterValidator(_storable)]
 
 
 class _SafeJSONResponse(JSONResponse):
@@ -50,31 +39,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-class MintMetadata(BaseModel):
-    name: Text
-    symbol: Text
-    uri: Text
-    seller_fee_basis_points: int | None = None
-
-
-class MintBody(BaseModel):
-    """A mint request (DESIGN.md, Interfaces); field limits are checked by the intake."""
-
-    ticket_id: Text
-    owner: Text
-    standard: Text | None = None
-    event_id: Text | None = None
-    venue_id: Text | None = None
-    seat: Text | None = None
-    metadata: MintMetadata
-
-
-class TransferBody(BaseModel):
-    transfer_id: Text
-    ticket_id: Text
-    to: Text
 
 
 class MintRow(BaseModel):
@@ -113,7 +77,18 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable_request(request: Request, exc: RequestValidationError):
-        return _SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        # the intake's names and words, as the CLI and the CSV say them
+        named = field_errors(
+            [{**e, "loc": tuple(e.get("loc", ()))[1:] or ("body",)} for e in exc.errors()]
+        )
+        detail = [
+            {**e, "field": n.field, "message": n.message}
+            for e, n in zip(jsonable_encoder(exc.errors()), named, strict=True)
+        ]
+        first = named[0] if named else ValidationError("body", "is not a valid request")
+        return _SafeJSONResponse(
+            {"detail": detail, "field": first.field, "message": first.message}, status_code=422
+        )
 
     @app.exception_handler(ValidationError)
     async def invalid_field(request: Request, exc: ValidationError):
@@ -143,7 +118,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
     def post_mint(body: MintBody, claims: Annotated[dict, Depends(authorized)]):
         result = enqueue_mint(
-            body.model_dump(exclude_none=True),
+            body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
             mint_secret=settings.mint_key_secret,
             default_standard=settings.standard,
@@ -171,7 +146,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         from actors.transfers import TransferSigner, enqueue_transfer
 
         result = enqueue_transfer(
-            body.model_dump(),
+            body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
             signer=TransferSigner(payer=settings.payer),
             notify=services.notify_transfers,
@@ -236,7 +211,11 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 def _unprocessable(field: str, message: str) -> JSONResponse:
     loc = ["body", *field.split(".")]
     return JSONResponse(
-        {"detail": [{"loc": loc, "msg": message, "type": "value_error"}], "field": field},
+        {
+            "detail": [{"loc": loc, "msg": message, "type": "value_error", "field": field}],
+            "field": field,
+            "message": message,
+        },
         status_code=422,
     )
 

@@ -13,11 +13,9 @@ from collections.abc import Callable, Sequence
 
 from actors import settings as cfg
 from actors.errors import SettingsError
+from actors.exit_codes import EXIT_INTERNAL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, unreachable
 from minter.errors import ValidationError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 DEFAULT_WORKER_PROCESSES = 2
 DEFAULT_WORKER_THREADS = 8
 DEFAULT_STUCK_AFTER_SECONDS = 600
@@ -165,11 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbol")
     p.add_argument("--uri")
     p.add_argument("--standard", help="metaplex or token2022 (default: NFT_STANDARD)")
-    p.add_argument("--seller-fee-basis-points", type=int)
+    # text, as a CSV cell: the request model gives the same answer for the same value
+    p.add_argument("--seller-fee-basis-points", help="royalties in basis points (metaplex)")
+    p.add_argument(
+        "--creator",
+        action="append",
+        metavar="ADDRESS:SHARE",
+        help="a creator and its share (metaplex; repeat for each, shares sum to 100)",
+    )
+    p.add_argument("--is-mutable", metavar="true|false", help="metadata stays updatable (metaplex)")
     p.add_argument("--event-id")
     p.add_argument("--venue-id")
     p.add_argument("--seat")
-    p.add_argument("--csv", help="one ticket a row; columns as the JSON names, metadata flattened")
+    p.add_argument(
+        "--csv",
+        help="one ticket a row; columns as the JSON names, metadata flattened "
+        "(creators as ADDRESS:SHARE;ADDRESS:SHARE)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     p.set_defaults(func=cmd_enqueue)
     p = sub.add_parser("status", help="the ledger row and its chain state")
@@ -180,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transfer-id", required=True)
     p.add_argument("--ticket-id", required=True)
     p.add_argument("--to", required=True)
+    p.add_argument("--reason", help="claim (the default; resale and support are not in this build)")
     p.set_defaults(func=cmd_transfer)
     p = sub.add_parser("health", help="cluster and dependency health (exit 1 when not ready)")
     p.add_argument("--json", action="store_true")
@@ -214,6 +225,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001  (every failure gets its documented exit code)
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """A dependency down is exit 3 with one line naming it; anything else is a bug (exit 4)."""
+    import traceback
+
+    from actors.logs import scrub
+
+    dependency = unreachable(exc)
+    if dependency is None:
+        print(scrub("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        _err(f"unexpected {type(exc).__name__}; exit {EXIT_INTERNAL}")
+        return EXIT_INTERNAL
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    _err(f"{dependency} unreachable: {scrub(first) or type(exc).__name__}")
+    return EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

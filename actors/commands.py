@@ -10,10 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from actors import settings as cfg
 from actors.bootstrap import build_services
-from actors.enqueue import enqueue_mints
-
-EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
-_INT_COLUMNS = ("seller_fee_basis_points",)
+from actors.enqueue import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
+from actors.exit_codes import EXIT_DIFFERS, EXIT_OK
+from minter.nft import from_flat
 
 
 def format_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
@@ -26,69 +25,97 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
 
 
 def read_csv(path: str) -> list[dict]:
-    """One mint request per row; empty cells are absent fields."""
+    """One mint request per row, in the JSON form; empty cells are absent fields."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = []
-        for row in csv.DictReader(f):
-            item = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
-            for key in _INT_COLUMNS:
-                if key in item and item[key].strip().lstrip("-").isdigit():
-                    item[key] = int(item[key])
-            rows.append(item)
-        return rows
+        return [
+            from_flat({k.strip(): v for k, v in row.items() if k and v not in (None, "")})
+            for row in csv.DictReader(f)
+        ]
 
 
 def _item_from_flags(args: argparse.Namespace) -> dict:
-    item = {
+    """The flags as a CSV row would give them (text cells), in the JSON form."""
+    cells = {
         "ticket_id": args.ticket_id,
         "owner": args.owner,
         "standard": args.standard,
         "event_id": args.event_id,
         "venue_id": args.venue_id,
         "seat": args.seat,
-        "metadata": {
-            "name": args.name,
-            "symbol": args.symbol,
-            "uri": args.uri,
-            "seller_fee_basis_points": args.seller_fee_basis_points,
-        },
+        "name": args.name,
+        "symbol": args.symbol,
+        "uri": args.uri,
+        "seller_fee_basis_points": args.seller_fee_basis_points,
+        "creators": ";".join(args.creator) if args.creator else None,
+        "is_mutable": args.is_mutable,
     }
-    item["metadata"] = {k: v for k, v in item["metadata"].items() if v is not None}
-    return {k: v for k, v in item.items() if v is not None}
+    return from_flat({k: v for k, v in cells.items() if v is not None})
 
 
-def _progress(total: int):
-    from tqdm import tqdm
+class _Progress:
+    """The CSV's progress bar, with the running counts; each conflict is said as it happens."""
 
-    return tqdm(total=total, unit="ticket", disable=not sys.stderr.isatty() or total < 2)
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="ticket", disable=not sys.stderr.isatty() or total < 2)
+        self.counts = {CREATED: 0, REPEAT: 0, CONFLICT: 0}
+        self.done = 0
+
+    def __call__(self, chunk: list[Enqueued]) -> None:
+        for r in chunk:
+            self.done += 1
+            self.counts[r.outcome] += 1
+            if r.conflict:  # said now, through the bar, so a long CSV shows it as it goes
+                self.bar.write(
+                    f"minter: row {self.done}: conflict: ticket {r.ticket_id} was already "
+                    "requested with another payload",
+                    file=sys.stderr,
+                )
+        self.bar.set_postfix(self.counts, refresh=False)
+        self.bar.update(len(chunk))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def summary(results: Sequence[Enqueued]) -> str:
+    n = {o: sum(r.outcome == o for r in results) for o in (CREATED, REPEAT, CONFLICT)}
+    return (
+        f"{len(results)} tickets: {n[CREATED]} new, {n[REPEAT]} repeats, "
+        f"{n[CONFLICT]} conflicts"
+    )
 
 
 def enqueue_command(args: argparse.Namespace) -> int:
     settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",))
     items = read_csv(args.csv) if args.csv else [_item_from_flags(args)]
     services = build_services(settings, chain=False)
+    progress = _Progress(len(items))
     try:
-        with _progress(len(items)) as bar:
-            results = enqueue_mints(
-                items,
-                uow_factory=services.uow_factory,
-                mint_secret=settings.mint_key_secret,
-                default_standard=settings.standard,
-                notify=services.notify,
-                on_progress=bar.update,
-            )
+        results = enqueue_mints(
+            items,
+            uow_factory=services.uow_factory,
+            mint_secret=settings.mint_key_secret,
+            default_standard=settings.standard,
+            notify=services.notify,
+            on_progress=progress,
+        )
     finally:
+        progress.close()
         services.close()
     rows = [
         {
             "ticket_id": r.ticket_id,
             "mint_address": r.mint_address,
-            "status": "conflict" if r.conflict else r.status,
+            "status": r.status,
+            "result": r.outcome,
             "new": r.created,
         }
         for r in results
     ]
-    _print(rows, ("ticket_id", "mint_address", "status", "new"), as_json=args.json)
+    _print(rows, ("ticket_id", "mint_address", "status", "result"), as_json=args.json)
+    print(summary(results), file=sys.stderr)
     return EXIT_DIFFERS if any(r.conflict for r in results) else EXIT_OK
 
 
@@ -132,7 +159,12 @@ def transfer_command(args: argparse.Namespace) -> int:
     services = build_services(settings, chain=False)
     try:
         result = enqueue_transfer(
-            {"transfer_id": args.transfer_id, "ticket_id": args.ticket_id, "to": args.to},
+            {
+                "transfer_id": args.transfer_id,
+                "ticket_id": args.ticket_id,
+                "to": args.to,
+                **({"reason": args.reason} if args.reason is not None else {}),
+            },
             uow_factory=services.uow_factory,
             signer=TransferSigner(payer=settings.payer),
             notify=services.notify_transfers,

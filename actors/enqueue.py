@@ -1,8 +1,10 @@
 """Protocol step 1: validate, record intent (``pending``), commit, and only then wake a worker.
 
-The same ticket with the same payload returns the existing row; with another payload it is a
-conflict and nothing changes. A failed wake-up is not an error: the intent is committed and the
-sweeper re-enqueues stale ``pending`` rows.
+Every item gets its own answer: ``created``, ``repeat`` (the ticket exists with this payload)
+or ``conflict`` (it exists with another payload; nothing changes). A batch that names a ticket
+twice is answered the same way: the first item records it, the later ones are compared with
+what was recorded. A failed wake-up is not an error: the intent is committed and the sweeper
+re-enqueues stale ``pending`` rows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from minter.keys import derive_mint_keypair
 from minter.nft import MintRequest, parse_mint_request
 
 DEFAULT_BATCH_SIZE = 500
+CREATED, REPEAT, CONFLICT = "created", "repeat", "conflict"
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +33,11 @@ class Enqueued:
     status: str
     created: bool
     conflict: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """``created``, ``repeat`` or ``conflict``."""
+        return CREATED if self.created else CONFLICT if self.conflict else REPEAT
 
 
 def mint_row(req: MintRequest, *, mint_secret: bytes) -> dict:
@@ -68,28 +76,46 @@ def enqueue_mints(
     default_standard: str,
     notify: Callable[[list[str]], None],
     batch_size: int = DEFAULT_BATCH_SIZE,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[list[Enqueued]], None] | None = None,
 ) -> list[Enqueued]:
-    """Record many intents; returns one result per item, in order (``conflict`` set on a clash)."""
+    """Record many intents; one result per item, in order (see :attr:`Enqueued.outcome`).
+    ``on_progress`` gets each chunk's results as it is committed."""
     requests = validate_all(items, default_standard=default_standard)
     results: list[Enqueued] = []
+    seen: set[str] = set()  # tickets recorded by earlier items of this batch
     for start in range(0, len(requests), batch_size):
-        chunk = requests[start : start + batch_size]
-        rows = [mint_row(r, mint_secret=mint_secret) for r in chunk]
-        with uow_factory() as uow:
-            stored = uow.mints.add_intents(rows)
-            uow.commit()
-        created_ids = []
-        for want, (row, created) in zip(rows, stored, strict=True):
-            conflict = not created and row.payload != want["payload"]
-            results.append(Enqueued(row.ticket_id, row.mint_address, row.status, created, conflict))
-            if created:
-                created_ids.append(row.ticket_id)
+        chunk = [mint_row(r, mint_secret=mint_secret) for r in requests[start : start + batch_size]]
+        chunk_results = _record_chunk(chunk, seen, uow_factory=uow_factory)
+        created_ids = [r.ticket_id for r in chunk_results if r.created]
         metrics.enqueued("mint", len(created_ids))
         _wake(notify, created_ids)
+        results += chunk_results
         if on_progress:
-            on_progress(len(chunk))
+            on_progress(chunk_results)
     return results
+
+
+def _record_chunk(rows: list[dict], seen: set[str], *, uow_factory: Callable) -> list[Enqueued]:
+    """Insert the chunk's first naming of each new ticket; compare every item with its row."""
+    fresh: dict[str, dict] = {}
+    for row in rows:
+        if row["ticket_id"] not in seen:
+            fresh.setdefault(row["ticket_id"], row)
+    with uow_factory() as uow:
+        added = uow.mints.add_intents(list(fresh.values()))
+        stored = {r.ticket_id: (r, created) for r, created in added}
+        again = [r["ticket_id"] for r in rows if r["ticket_id"] not in stored]
+        for r in uow.mints.get_many(sorted(set(again))):
+            stored[r.ticket_id] = (r, False)
+        uow.commit()
+    seen.update(fresh)
+    out = []
+    for want in rows:
+        row, created = stored[want["ticket_id"]]
+        created = created and fresh.get(want["ticket_id"]) is want  # only its first naming
+        conflict = not created and row.payload != want["payload"]
+        out.append(Enqueued(row.ticket_id, row.mint_address, row.status, created, conflict))
+    return out
 
 
 def enqueue_mint(item: Mapping, **kw) -> Enqueued:

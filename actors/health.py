@@ -16,11 +16,22 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
+from actors.exit_codes import POSTGRES, REDIS, RPC, unreachable
+
 LAMPORTS_PER_SOL = 1_000_000_000
 METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
-# DESIGN.md, measured facts: rent + fees of one ticket, before this service measured its own
-KNOWN_COST = {"metaplex": 11_981_200, "token2022": 6_120_880}
-DEFAULT_MIN_BALANCE = 100 * KNOWN_COST["metaplex"]  # ready only while it pays for 100 mints
+# Lamports one ticket takes from the payer (rent + fees), used until recent mints are measured.
+# Measured 2026-11-24 on the embedded validator with the 2026 Token Metadata program, N=50 of
+# the demo's tickets (event, venue, seat set), through actors.minting.build_signed:
+#   MPL_TOKEN_METADATA_SO=/work/programs/mpl_token_metadata.so \
+#       .venv/bin/python -m scripts.measure_costs --tickets 50
+# Metaplex: 9,646,560 rent + 10,000,000 protocol fee + 10,000 fee, whatever the metadata.
+# Token-2022: the largest demo ticket; rent grows 6,960 per metadata byte (the longest the
+# intake accepts: 7,805,200).
+KNOWN_COST = {"metaplex": 19_656_560, "token2022": 5_821_600}
+DEFAULT_MIN_MINTS = 100  # ready only while the payer pays for this many of the costliest mints
+DEFAULT_MIN_BALANCE = DEFAULT_MIN_MINTS * max(KNOWN_COST.values())
+DEPENDENCIES = (POSTGRES, REDIS, RPC)  # readiness checks named after what they reach
 DEFAULT_MAX_SLOTS_BEHIND = 150
 DEFAULT_COST_SAMPLE = 20  # recent mints whose transactions are read to measure the cost
 DEFAULT_COST_TTL = 60.0  # seconds a measured cost is reused
@@ -55,7 +66,8 @@ class Health:
         try:
             return fn()
         except Exception as exc:  # a readiness probe reports, it does not raise
-            return False, f"{type(exc).__name__}"
+            name = type(exc).__name__
+            return False, f"unreachable ({name})" if unreachable(exc) else name
 
     def _postgres(self):
         with self.services.uow_factory() as uow:
@@ -99,6 +111,12 @@ class Health:
         return {
             "ready": not not_ready,
             "not_ready": not_ready,
+            # the dependencies that did not answer at all (exit 3), not merely not ready (1)
+            "unreachable": [
+                name
+                for name in not_ready
+                if name in DEPENDENCIES and results[name][1].startswith("unreachable")
+            ],
             "checks": {name: detail for name, (_, detail) in results.items()},
         }
 

@@ -2,9 +2,10 @@
 
 ``LOG_FORMAT`` (``json`` or ``console``) overrides the choice made from whether stderr is a
 terminal; ``LOG_LEVEL`` sets the level (default INFO). Dramatiq's and uvicorn's stdlib logs go
-through the same renderer. As a last guard, :func:`register_secrets` names values (the payer
-key, the mint seed secret, the JWT secret, in every printable form) that are cut out of any line
-that would carry one; code is written so that none ever does.
+through the same renderer; libraries that log every HTTP request (httpx and the like) are held
+at WARNING unless the level is DEBUG. As a last guard, :func:`register_secrets` names values
+(the payer key, the mint seed secret, the JWT secret, in every printable form) that are cut out
+of any line that would carry one; code is written so that none ever does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from collections.abc import Iterable
 import structlog
 
 REDACTED = "[redacted]"
+# Libraries that log a line per request at INFO (httpx "HTTP Request: …", uvicorn's access
+# lines, solana-py's "Transaction sent"): kept at WARNING unless the level is DEBUG. Dramatiq is
+# not among them: its INFO lines are lifecycle (booting, ready, shutting down) and retries.
+DEFAULT_QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "uvicorn.access", "solanaweb3")
 _secrets: set[str] = set()
 
 
@@ -52,6 +57,11 @@ def _scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret cut out (for messages printed outside logging)."""
+    return _scrub(text)
 
 
 class _ScrubbingRenderer:
@@ -100,3 +110,8 @@ def configure_logging(*, fmt: str | None = None, level: str | None = None) -> No
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level_no)
+    # NOTSET under DEBUG, so a second call (tests, a CLI re-run) undoes an earlier quieting;
+    # never below the root's level, since a propagated record skips the root's own level check
+    quiet = logging.NOTSET if level_no <= logging.DEBUG else max(logging.WARNING, level_no)
+    for name in DEFAULT_QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

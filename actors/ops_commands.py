@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from actors import settings as cfg
 from actors.bootstrap import build_services
-from actors.commands import EXIT_DIFFERS, EXIT_OK, format_table
+from actors.commands import format_table
+from actors.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
 
 
 def _health(services):
@@ -32,7 +33,9 @@ def health_command(args: argparse.Namespace) -> int:
             mark = "ok " if name not in report["not_ready"] else "NOT"
             print(f"{mark}  {name.ljust(16)}  {detail}")
         print("ready" if report["ready"] else f"not ready: {', '.join(report['not_ready'])}")
-    return EXIT_OK if report["ready"] else EXIT_DIFFERS
+    if report["ready"]:
+        return EXIT_OK
+    return EXIT_UNREACHABLE if report["unreachable"] else EXIT_DIFFERS
 
 
 def balance_command(args: argparse.Namespace) -> int:

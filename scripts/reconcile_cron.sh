@@ -3,7 +3,9 @@
 #   */15 * * * *  cd /srv/ticket-minter && scripts/reconcile_cron.sh
 # Settings come from the environment as for every `minter` command (DATABASE_URL,
 # SOLANA_RPC_URL, and REDIS_URL with RECONCILE_FIX=1). Each run writes its JSON report to
-# $RECONCILE_REPORT_DIR and exits as `minter reconcile` does: 0 agree, 1 differ, 2 bad setup.
+# $RECONCILE_REPORT_DIR and exits as `minter reconcile` does, saying which case it was:
+#   0 AGREE, 1 DIFFER, 2 USAGE (bad flags or settings), 3 UNREACHABLE (PostgreSQL, Redis or the
+#   RPC down: nothing was checked), 4 ERROR (an unexpected failure: see the report's .err file).
 # Overlapping runs are skipped (flock), so a slow run never piles up behind itself.
 set -euo pipefail
 
@@ -23,13 +25,22 @@ fi
 out="$report_dir/reconcile-$(date -u +%Y%m%dT%H%M%SZ).json"
 set +e
 # shellcheck disable=SC2086  # MINTER may be "python -m actors.cli"
-$minter reconcile "${flags[@]}" >"$out.tmp"
+$minter reconcile "${flags[@]}" >"$out.tmp" 2>"$out.err"
 code=$?
 set -e
-mv "$out.tmp" "$out"
+if [[ $code -le 1 ]]; then  # a report was written; keep stderr only when it says something
+  mv "$out.tmp" "$out"
+  [[ -s "$out.err" ]] || rm -f "$out.err"
+else  # no report: the reason is on stderr
+  rm -f "$out.tmp"
+  out="$out.err"
+fi
+why="$(tail -n 1 "$out" 2>/dev/null || true)"
 case $code in
-  0) echo "reconcile: ledger and chain agree ($out)" ;;
-  1) echo "reconcile: ledger and chain DIFFER, see $out" >&2 ;;
-  *) echo "reconcile: failed with exit $code, see $out" >&2 ;;
+  0) echo "reconcile: AGREE: ledger and chain agree ($out)" ;;
+  1) echo "reconcile: DIFFER: ledger and chain differ, see $out" >&2 ;;
+  2) echo "reconcile: USAGE: bad flags or settings: $why" >&2 ;;
+  3) echo "reconcile: UNREACHABLE: a dependency is down, nothing was checked: $why" >&2 ;;
+  *) echo "reconcile: ERROR: failed with exit $code, see $out" >&2 ;;
 esac
 exit $code

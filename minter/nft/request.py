@@ -1,28 +1,244 @@
-"""Intake: a mint request, validated before anything is written or sent.
+"""Intake: the one request model for mints and transfers, validated before anything is written.
 
-Accepts DESIGN.md's JSON (nested ``metadata``) and the flat CSV form (``name``, ``symbol``,
-``uri``, ``seller_fee_basis_points`` at the top). Errors name the field as the flat form does
-(``owner``, ``name``, ``seller_fee_basis_points`` …). Lengths are UTF-8 bytes, as the programs
-count them.
+The HTTP API, the CLI, the CSV and ``enqueue_mints`` all go through these models, so the same
+value gets the same answer everywhere: strict types (a number field takes an integer and only an
+integer; ``true`` is not 1), unknown fields refused by name, and nothing dropped on the way to
+the chain. The CLI and the CSV give text cells in the flat form (``name,symbol,uri`` at the top);
+:func:`from_flat` turns them into the JSON form, converting only what text cannot say otherwise.
+
+Errors name the field as the flat form does (``owner``, ``name``, ``creators[0].address``).
+Lengths are UTF-8 bytes, as the programs count them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from minter.errors import ValidationError
 
 STANDARDS = ("metaplex", "token2022")
-MAX_TICKET_ID = 128  # characters
+MAX_ID = 128  # characters of ticket_id, transfer_id (ledger columns are varchar(128))
 MAX_NAME = 32  # bytes: Metaplex's limits, applied to both standards
 MAX_SYMBOL = 10
 MAX_URI = 200
 MAX_EXTRA = 32  # bytes for event_id, venue_id, seat: keeps one transaction under 1232 bytes
 MAX_FEE_BPS = 10_000
 MAX_CREATORS = 5
+TRANSFER_REASONS = ("claim",)  # resale and support arrive with the ticket lifecycle
+
+# Identifiers are readable back by their route: no "/", "?", "#", "%", space, and not "." or
+# ".." (clients fold those path segments away).
+_ID = re.compile(r"(?!\.{1,2}\Z)[A-Za-z0-9._:-]+\Z")
+
+
+def id_rule(limit: int = MAX_ID) -> str:
+    return f"1–{limit} characters from A–Z a–z 0–9 . _ : - (not . or ..)"
+
+
+# Fields the Token-2022 builder cannot put on chain: refused rather than silently dropped.
+TOKEN2022_UNSUPPORTED = ("seller_fee_basis_points", "creators", "is_mutable")
+METADATA_FIELDS = ("name", "symbol", "uri", "seller_fee_basis_points", "creators", "is_mutable")
+_INT_CELLS = ("seller_fee_basis_points",)
+_BOOL_CELLS = {"true": True, "false": False}
+
+
+# ------------------------------------------------------------------------------------------
+# field rules (each raises ValueError with the message the caller sees)
+
+
+def _storable_text(value: str) -> str:
+    """Text the ledger can store: no NUL (PostgreSQL refuses it), valid UTF-8 (no lone
+    surrogates, which JSON can carry)."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def storable(field: str, value: str) -> str:
+    """:func:`_storable_text` naming ``field`` (for callers outside the models)."""
+    try:
+        return _storable_text(value)
+    except ValueError as exc:
+        raise ValidationError(field, str(exc)) from None
+
+
+def _bytes_at_most(limit: int, *, empty_ok: bool = False):
+    def check(value: str) -> str:
+        size = len(_storable_text(value).encode("utf-8"))
+        if size == 0 and not empty_ok:
+            raise ValueError("must not be empty")
+        if size > limit:
+            raise ValueError(f"is {size} bytes; at most {limit} UTF-8 bytes")
+        return value
+
+    return AfterValidator(check)
+
+
+def _identifier(limit: int):
+    def check(value: str) -> str:
+        _storable_text(value)
+        if not 1 <= len(value) <= limit or not _ID.match(value):
+            raise ValueError(f"must be {id_rule(limit)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _address_text(value: str) -> str:
+    try:
+        Pubkey.from_string(value)
+    except ValueError:
+        raise ValueError("is not a 32-byte base58 address") from None
+    return value
+
+
+def _wallet_text(value: str) -> str:
+    """A wallet that can receive a ticket: the all-zero key is the system program, and a token
+    sent there can never be moved again."""
+    if Pubkey.from_string(_address_text(value)) == SYSTEM_PROGRAM_ID:
+        raise ValueError("is the system program's all-zero address; no one could ever move it")
+    return value
+
+
+def _between(low: int, high: int):
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _reason(value: str) -> str:
+    if value not in TRANSFER_REASONS:
+        raise ValueError(f"must be one of {', '.join(TRANSFER_REASONS)} in this build")
+    return value
+
+
+TicketId = Annotated[str, _identifier(MAX_ID)]
+EventId = Annotated[str, _identifier(MAX_EXTRA)]
+Address = Annotated[str, AfterValidator(_address_text)]
+Wallet = Annotated[str, AfterValidator(_wallet_text)]
+Extra = Annotated[str, _bytes_at_most(MAX_EXTRA)]
+
+
+class _Strict(BaseModel):
+    # strict: no "250" for 250, no true for 1; forbid: an unknown field is an error, not a drop
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class CreatorBody(_Strict):
+    address: Address
+    share: Annotated[int, _between(0, 100)]
+
+
+class MetadataBody(_Strict):
+    name: Annotated[str, _bytes_at_most(MAX_NAME)]
+    symbol: Annotated[str, _bytes_at_most(MAX_SYMBOL, empty_ok=True)] = ""
+    uri: Annotated[str, _bytes_at_most(MAX_URI)]
+    seller_fee_basis_points: Annotated[int, _between(0, MAX_FEE_BPS)] | None = None
+    creators: list[CreatorBody] | None = None  # None: the payer, verified, 100 %
+    is_mutable: bool | None = None  # None: immutable
+
+    @field_validator("creators")
+    @classmethod
+    def _shares(cls, value: list[CreatorBody] | None) -> list[CreatorBody] | None:
+        if value is None:
+            return None
+        if not 1 <= len(value) <= MAX_CREATORS:
+            raise ValueError(f"must be a list of 1 to {MAX_CREATORS} creators")
+        if sum(c.share for c in value) != 100:
+            raise ValueError("shares must sum to 100")
+        if len({c.address for c in value}) != len(value):
+            raise ValueError("must not repeat an address")
+        return value
+
+
+class MintBody(_Strict):
+    """A mint request (DESIGN.md, Interfaces): the body of ``POST /v1/mints``."""
+
+    ticket_id: TicketId
+    owner: Wallet
+    standard: Literal["metaplex", "token2022"] | None = None  # None: NFT_STANDARD
+    event_id: EventId | None = None
+    venue_id: Extra | None = None
+    seat: Extra | None = None
+    metadata: MetadataBody
+
+
+class TransferBody(_Strict):
+    """A transfer request: the body of ``POST /v1/transfers``."""
+
+    transfer_id: TicketId
+    ticket_id: TicketId
+    to: Wallet
+    reason: Annotated[str, AfterValidator(_reason)] = "claim"
+
+
+# ------------------------------------------------------------------------------------------
+# errors: pydantic's, named and worded the same for every entry point
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field this service supports",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+}
+
+
+def field_name(loc: tuple) -> str:
+    """``("metadata", "creators", 0, "address")`` → ``creators[0].address`` (the flat name)."""
+    if len(loc) > 1 and loc[0] == "metadata":
+        loc = loc[1:]
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "request"
+
+
+def field_errors(errors: list[dict]) -> list[ValidationError]:
+    """pydantic's error dicts as :class:`ValidationError` s, in the model's field order."""
+    out = []
+    for err in errors:
+        kind, msg = err.get("type", ""), err.get("msg", "")
+        if kind == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif kind == "literal_error":
+            msg = "must be " + msg.removeprefix("Input should be ")
+        else:
+            msg = _MESSAGES.get(kind, msg)
+        out.append(ValidationError(field_name(tuple(err.get("loc", ()))), msg))
+    return out
+
+
+def _validate(model: type[_Strict], data) -> _Strict:
+    if not isinstance(data, Mapping):
+        raise ValidationError("request", "must be a JSON object")
+    try:
+        return model.model_validate(dict(data))
+    except PydanticValidationError as exc:
+        raise field_errors(exc.errors())[0] from None
+
+
+# ------------------------------------------------------------------------------------------
+# what the builders take
 
 
 @dataclass(frozen=True)
@@ -53,7 +269,17 @@ class MintRequest:
         return [(k, v) for k, v in pairs if v]
 
     def to_ledger_payload(self) -> dict:
-        """The canonical request: stored in the ledger, compared on repeats, parsed back."""
+        """The canonical request: stored in the ledger, compared on repeats, parsed back.
+        It holds only what the standard puts on chain, so it parses back under the same rules."""
+        metadata: dict = {"name": self.name, "symbol": self.symbol, "uri": self.uri}
+        if self.standard != "token2022":
+            metadata["seller_fee_basis_points"] = self.seller_fee_basis_points
+            metadata["creators"] = (
+                None
+                if self.creators is None
+                else [{"address": str(c.address), "share": c.share} for c in self.creators]
+            )
+            metadata["is_mutable"] = self.is_mutable
         return {
             "ticket_id": self.ticket_id,
             "owner": str(self.owner),
@@ -61,115 +287,97 @@ class MintRequest:
             "event_id": self.event_id,
             "venue_id": self.venue_id,
             "seat": self.seat,
-            "metadata": {
-                "name": self.name,
-                "symbol": self.symbol,
-                "uri": self.uri,
-                "seller_fee_basis_points": self.seller_fee_basis_points,
-                "creators": None
-                if self.creators is None
-                else [{"address": str(c.address), "share": c.share} for c in self.creators],
-                "is_mutable": self.is_mutable,
-            },
+            "metadata": metadata,
         }
 
 
-def _text(field: str, value, *, max_bytes: int, required: bool = True) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise ValidationError(field, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be a string")
-    size = len(storable(field, value).encode("utf-8"))
-    if size > max_bytes:
-        raise ValidationError(field, f"is {size} bytes; at most {max_bytes} UTF-8 bytes")
-    return value
-
-
-def storable(field: str, value: str) -> str:
-    """Text the ledger can store: no NUL (PostgreSQL refuses it), valid UTF-8 (no lone
-    surrogates, which JSON can carry)."""
-    if "\x00" in value:
-        raise ValidationError(field, "must not contain a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(field, "must be valid Unicode text") from None
-    return value
-
-
-def _address(field: str, value) -> Pubkey:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "must be a base58 address")
-    try:
-        return Pubkey.from_string(value)
-    except ValueError:
-        raise ValidationError(field, "is not a 32-byte base58 address") from None
-
-
-def _int(field: str, value, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, "must be an integer")
-    if not low <= value <= high:
-        raise ValidationError(field, f"must be between {low} and {high}")
-    return value
-
-
-def _creators(value) -> tuple[Creator, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_CREATORS:
-        raise ValidationError("creators", f"must be a list of 1 to {MAX_CREATORS} creators")
-    out = []
-    for i, c in enumerate(value):
-        if not isinstance(c, Mapping):
-            raise ValidationError(f"creators[{i}]", "must be an object with address and share")
-        out.append(
-            Creator(
-                _address(f"creators[{i}].address", c.get("address")),
-                _int(f"creators[{i}].share", c.get("share"), low=0, high=100),
-            )
-        )
-    if sum(c.share for c in out) != 100:
-        raise ValidationError("creators", "shares must sum to 100")
-    if len({c.address for c in out}) != len(out):
-        raise ValidationError("creators", "must not repeat an address")
-    return tuple(out)
-
-
 def parse_mint_request(data: Mapping, *, default_standard: str) -> MintRequest:
-    """Validate ``data``; raises :class:`ValidationError` naming the first bad field."""
-    if not isinstance(data, Mapping):
-        raise ValidationError("request", "must be a JSON object")
-    meta = data.get("metadata", data)
-    if not isinstance(meta, Mapping):
-        raise ValidationError("metadata", "must be an object")
-    ticket_id = data.get("ticket_id")
-    if not isinstance(ticket_id, str) or not ticket_id.strip():
-        raise ValidationError("ticket_id", "is required")
-    if len(storable("ticket_id", ticket_id)) > MAX_TICKET_ID:
-        raise ValidationError("ticket_id", f"is longer than {MAX_TICKET_ID} characters")
-    standard = data.get("standard") or default_standard
-    if standard not in STANDARDS:
-        raise ValidationError("standard", f"must be one of {', '.join(STANDARDS)}")
-    is_mutable = meta.get("is_mutable", False)
-    if not isinstance(is_mutable, bool):
-        raise ValidationError("is_mutable", "must be true or false")
-    fee = meta.get("seller_fee_basis_points")
+    """Validate ``data`` (the JSON form); raises :class:`ValidationError` naming the first bad
+    field."""
+    body = _validate(MintBody, data)
+    standard = body.standard or default_standard
+    meta = body.metadata
+    if standard == "token2022":
+        for name in TOKEN2022_UNSUPPORTED:
+            if getattr(meta, name) is not None:
+                raise ValidationError(
+                    name, "is not supported by the token2022 standard; leave it out or use metaplex"
+                )
+    creators = None
+    if meta.creators is not None:
+        creators = tuple(Creator(Pubkey.from_string(c.address), c.share) for c in meta.creators)
     return MintRequest(
-        ticket_id=ticket_id,
-        owner=_address("owner", data.get("owner")),
+        ticket_id=body.ticket_id,
+        owner=Pubkey.from_string(body.owner),
         standard=standard,
-        name=_text("name", meta.get("name"), max_bytes=MAX_NAME),
-        symbol=_text("symbol", meta.get("symbol"), max_bytes=MAX_SYMBOL, required=False) or "",
-        uri=_text("uri", meta.get("uri"), max_bytes=MAX_URI),
-        seller_fee_basis_points=0
-        if fee is None
-        else _int("seller_fee_basis_points", fee, low=0, high=MAX_FEE_BPS),
-        event_id=_text("event_id", data.get("event_id"), max_bytes=MAX_EXTRA, required=False),
-        venue_id=_text("venue_id", data.get("venue_id"), max_bytes=MAX_EXTRA, required=False),
-        seat=_text("seat", data.get("seat"), max_bytes=MAX_EXTRA, required=False),
-        creators=_creators(meta.get("creators")),
-        is_mutable=is_mutable,
+        name=meta.name,
+        symbol=meta.symbol,
+        uri=meta.uri,
+        seller_fee_basis_points=meta.seller_fee_basis_points or 0,
+        event_id=body.event_id,
+        venue_id=body.venue_id,
+        seat=body.seat,
+        creators=creators,
+        is_mutable=bool(meta.is_mutable),
     )
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    transfer_id: str
+    ticket_id: str
+    to: Pubkey
+    reason: str = "claim"
+
+    def to_ledger_payload(self) -> dict:
+        return {
+            "transfer_id": self.transfer_id,
+            "ticket_id": self.ticket_id,
+            "to": str(self.to),
+            "reason": self.reason,
+        }
+
+
+def parse_transfer_request(data: Mapping) -> TransferRequest:
+    """Validate a transfer request; raises :class:`ValidationError` naming the first bad field."""
+    body = _validate(TransferBody, data)
+    to = Pubkey.from_string(body.to)
+    return TransferRequest(body.transfer_id, body.ticket_id, to, body.reason)
+
+
+# ------------------------------------------------------------------------------------------
+# the flat text form of the CLI and the CSV
+
+
+def _int_cell(raw: str) -> int | str:
+    return int(raw) if re.fullmatch(r"-?[0-9]+", raw.strip()) else raw
+
+
+def _cell(key: str, raw: str):
+    """A text cell as the JSON value it spells; anything else stays text, for the model to
+    refuse with the same words as the API."""
+    if key in _INT_CELLS:
+        return _int_cell(raw)
+    if key == "is_mutable" and raw in _BOOL_CELLS:
+        return _BOOL_CELLS[raw]
+    if key == "creators":  # ADDRESS:SHARE[;ADDRESS:SHARE…]
+        out = []
+        for item in raw.split(";"):
+            address, sep, share = item.strip().partition(":")
+            creator: dict = {"address": address}
+            if sep:
+                creator["share"] = _int_cell(share)
+            out.append(creator)
+        return out
+    return raw
+
+
+def from_flat(row: Mapping[str, str]) -> dict:
+    """One CSV row (or the CLI's flags) in the JSON form: metadata names nested, cells typed."""
+    out: dict = {}
+    metadata: dict = {}
+    for key, raw in row.items():
+        value = _cell(key, raw) if isinstance(raw, str) else raw
+        (metadata if key in METADATA_FIELDS else out)[key] = value
+    out["metadata"] = metadata
+    return out

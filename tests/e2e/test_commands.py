@@ -21,9 +21,9 @@ def test_enqueue_csv_then_status(stack, tmp_path, localnet):
     owners = [str(Keypair().pubkey()) for _ in range(3)]
     csv = tmp_path / "tickets.csv"
     csv.write_text(
-        "ticket_id,owner,name,symbol,uri,seller_fee_basis_points,event_id,seat\n"
+        "ticket_id,owner,name,symbol,uri,event_id,seat\n"
         + "".join(
-            f"CSV-{i},{o},Ticket {i},TIX,https://t.example/{i},250,E-7,A{i}\n"
+            f"CSV-{i},{o},Ticket {i},TIX,https://t.example/{i},E-7,A{i}\n"
             for i, o in enumerate(owners)
         )
     )

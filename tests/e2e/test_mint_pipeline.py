@@ -196,7 +196,7 @@ def test_postgres_restarted_mid_run(stack, localnet):
 
 VALID = {
     "ticket_id": "BAD-0",
-    "owner": "11111111111111111111111111111111",
+    "owner": str(Keypair().pubkey()),
     "metadata": {"name": "Ticket", "symbol": "TIX", "uri": "https://t.example/0"},
 }
 INVALID = [

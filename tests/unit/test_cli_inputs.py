@@ -30,9 +30,9 @@ def test_csv_rows_become_requests(tmp_path):
         "T-1,Own1,Ticket 1,TIX,https://x/1.json,250,\n"
         "T-2,Own2,Ticket 2,TIX,https://x/2.json,,B12\n"
     )
-    rows = read_csv(str(path))
-    assert rows[0]["seller_fee_basis_points"] == 250 and "seat" not in rows[0]
-    assert rows[1]["seat"] == "B12" and "seller_fee_basis_points" not in rows[1]
+    rows = read_csv(str(path))  # in the JSON form: metadata nested, the integer typed
+    assert rows[0]["metadata"]["seller_fee_basis_points"] == 250 and "seat" not in rows[0]
+    assert rows[1]["seat"] == "B12" and "seller_fee_basis_points" not in rows[1]["metadata"]
 
 
 def test_table_aligns_columns():
