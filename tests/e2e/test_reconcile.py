@@ -111,11 +111,9 @@ def test_completed_row_whose_mint_never_landed(stack, minted, localnet):
     assert reconcile(stack)[0] == 0
 
 
-def test_token_moved_on_chain_outside_the_ledger(stack, minted):
-    ids, owners = minted
-    owner, elsewhere = owners[1], Keypair().pubkey()
+def move_outside_the_ledger(stack: Stack, mint: Pubkey, owner: Keypair, elsewhere: Pubkey):
+    """The holder moves the token on chain itself, as a wallet would: the ledger never hears."""
     stack.fund(owner.pubkey(), 10_000_000)
-    mint = Pubkey.from_string(row(stack, ids[1])["mint_address"])
     client = Client(stack.rpc_url)
     move = TicketTransfer(
         mint=mint,
@@ -134,6 +132,13 @@ def test_token_moved_on_chain_outside_the_ledger(stack, minted):
     )
     sig = client.send_raw_transaction(bytes(tx), TxOpts(skip_confirmation=True)).value
     client.confirm_transaction(sig, commitment="confirmed", sleep_seconds=0.05)
+
+
+def test_token_moved_on_chain_outside_the_ledger(stack, minted):
+    ids, owners = minted
+    owner, elsewhere = owners[1], Keypair().pubkey()
+    mint = Pubkey.from_string(row(stack, ids[1])["mint_address"])
+    move_outside_the_ledger(stack, mint, owner, elsewhere)
 
     code, report = reconcile(stack)
     assert code == 1 and found(report) == [("owner_changed", "nft_mints", ids[1])]
