@@ -41,7 +41,7 @@ def unreachable(exc: BaseException) -> str | None:
             return POSTGRES
         if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
             return REDIS
-        if isinstance(exc, dramatiq.errors.ConnectionError):  # the broker is Redis here
+        if isinstance(exc, dramatiq.errors.BrokerConnectionError):  # the broker is Redis here
             return REDIS
         if isinstance(exc, TransientRpcError | SolanaRpcException | httpx.TransportError):
             return RPC
