@@ -34,6 +34,8 @@ class Tuning:
     pending_age: float = 30.0  # seconds before the sweeper re-enqueues a pending row
     confirm_interval: float = 0.25  # seconds between confirmer passes
     sweep_interval: float = 5.0
+    # signed transactions per row before the last one expiring unseen fails it (the confirmer)
+    max_attempts: int = 20  # actors.minting.DEFAULT_MAX_ATTEMPTS
 
 
 @dataclass

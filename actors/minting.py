@@ -4,7 +4,8 @@
   signature, bytes and ``last_valid_block_height`` as ``submitted``, commit, then send once.
 * :func:`confirm_submitted`: resolve many ``submitted`` rows with one getSignatureStatuses call;
   rebroadcast the same bytes while the blockhash is valid; after it expired, complete if the mint
-  account exists, otherwise put the row back to ``pending`` for a rebuild (same mint address).
+  account exists, otherwise put the row back to ``pending`` for a rebuild (same mint address),
+  or fail it when that was its last allowed attempt (``max_attempts``).
 * :func:`sweep`: re-enqueue stale ``pending`` rows, so a lost message only delays a mint.
 
 Every workflow takes its collaborators as arguments; the actors in ``actors.tasks`` stay thin.
@@ -30,6 +31,8 @@ from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
 DEFAULT_PENDING_AGE = timedelta(seconds=30)
+# signed transactions per ticket (or transfer); when the last has expired unseen, the row fails
+DEFAULT_MAX_ATTEMPTS = 20
 DEFAULT_CU_MARGIN = 1.15
 DEFAULT_CU_FLOOR = 20_000
 SIMULATION_CU_LIMIT = 1_400_000
@@ -118,19 +121,29 @@ def process_mint(
         signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
     bound = bound.bind(signature=signature)
     metrics.sent("mint")
+    unknown = None
     try:
         chain.send(bytes(tx))
     except SendOutcomeUnknown as exc:
-        bound.info("send_outcome_unknown", error=str(exc))
-        return "submitted"
+        unknown = str(exc)
     except TransactionRejected as exc:
         with uow_factory() as uow:
+            uow.attempts.mark_sent(signature)
             uow.attempts.set_outcome(signature, "rejected", exc.err)
             outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="submitted")
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    bound.info("sent")
+    # sent_at is written after the send, not in the persist commit: a crash in between must not
+    # claim a send that never happened (the confirmer's rebroadcast then records it). It is
+    # written on an unknown outcome too: a dropped response may still have landed.
+    with uow_factory() as uow:
+        uow.attempts.mark_sent(signature)
+        uow.commit()
+    if unknown is not None:
+        bound.info("send_outcome_unknown", error=unknown)
+    else:
+        bound.info("sent")
     return "submitted"
 
 
@@ -239,10 +252,11 @@ def confirm_submitted(
     commitment: str = "confirmed",
     limit: int = DEFAULT_CONFIRM_BATCH,
     notify: Callable[[list[str]], None] | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> ConfirmStats:
     """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call."""
     stats = ConfirmStats()
-    resend: list[bytes] = []
+    resend: dict[str, bytes] = {}  # signature -> the signed bytes
     need = _LEVELS[commitment]
     with uow_factory() as uow:
         repo = kind.repo(uow)
@@ -282,16 +296,19 @@ def confirm_submitted(
                     stats.completed += 1
                 else:
                     uow.attempts.set_outcome(row.signature, "expired")
-                    repo.reset_to_pending(
-                        key, expected="submitted", reason="blockhash expired unseen"
-                    )
-                    stats.rebuilt += 1
-                    stats.rebuild_ids.append(key)
+                    if expired_for_good(row, kind, max_attempts, repo):
+                        stats.failed += 1  # not in rebuild_ids: nothing wakes a failed row
+                    else:
+                        repo.reset_to_pending(
+                            key, expected="submitted", reason="blockhash expired unseen"
+                        )
+                        stats.rebuilt += 1
+                        stats.rebuild_ids.append(key)
             else:
-                resend.append(bytes(row.signed_tx))
+                resend[row.signature] = bytes(row.signed_tx)
         repo.mark_checked([getattr(r, kind.key) for r in rows])
         uow.commit()
-    for raw in resend:  # the same bytes: at most one of them can ever land
+    for raw in resend.values():  # the same bytes: at most one of them can ever land
         metrics.rebroadcast(kind.name)
         try:
             chain.send(raw)
@@ -300,7 +317,20 @@ def confirm_submitted(
         stats.rebroadcast += 1
     if notify and stats.rebuild_ids:
         notify(stats.rebuild_ids)
+    if resend:  # only fills sent_at left NULL (a worker died between commit and send)
+        with uow_factory() as uow:
+            uow.attempts.mark_sent(list(resend))
+            uow.commit()
     return stats
+
+
+def expired_for_good(row, kind: Kind, max_attempts: int, repo) -> bool:
+    """The row's latest attempt expired unseen and its effect is absent: fail it if that was
+    its last allowed attempt (earlier ones expired before it was signed, so none can land)."""
+    if row.attempts < max_attempts:
+        return False
+    reason = f"all {row.attempts} attempts expired unseen; the {kind.name} is not on chain"
+    return repo.mark_failed(getattr(row, kind.key), expected="submitted", reason=reason)
 
 
 def _level(status) -> int:

@@ -60,9 +60,11 @@ def reconcile_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from actors.reconcile import reconcile
+    from actors.tuning import tuning_from_env
 
     need = cfg.DATABASE + ("SOLANA_RPC_URL",) + (cfg.QUEUE if args.fix else ())
     settings = cfg.load_settings(require=need)
+    max_attempts = tuning_from_env().max_attempts  # the workers' MINT_MAX_ATTEMPTS, read at start
     services = build_services(settings, broker=args.fix)
     try:
         with services.uow_factory() as uow:
@@ -77,6 +79,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
                 notify=services.notify,
                 notify_transfers=services.notify_transfers,
                 stuck_after=timedelta(seconds=args.stuck_after),
+                max_attempts=max_attempts,
                 on_progress=bar.update,
             )
     finally:

@@ -192,6 +192,7 @@ def reconcile(
     stuck_after: timedelta = DEFAULT_STUCK_AFTER,
     page: int = DEFAULT_PAGE,
     on_progress: Callable[[int], None] | None = None,
+    max_attempts: int | None = None,
 ) -> Report:
     """Compare every ledger row with the chain; with ``fix``, repair what the chain proves."""
     started = time.perf_counter()
@@ -216,6 +217,7 @@ def reconcile(
             uow_factory=uow_factory,
             chain=chain,
             notify={"nft_mints": notify, "nft_transfers": notify_transfers},
+            **({"max_attempts": max_attempts} if max_attempts is not None else {}),
         )
     report.seconds = time.perf_counter() - started
     return report

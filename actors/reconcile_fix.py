@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from actors.minting import MINTS, Kind, complete_from_history
+from actors.minting import (
+    DEFAULT_MAX_ATTEMPTS,
+    MINTS,
+    Kind,
+    complete_from_history,
+    expired_for_good,
+)
 from actors.reconcile import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy, token_holder
 from actors.transfers import TRANSFERS, current_holder
 from minter.rpc import ChainClient
@@ -24,6 +30,7 @@ def apply_fixes(
     uow_factory: Callable,
     chain: ChainClient,
     notify: Mapping[str, Callable[[list[str]], None] | None],
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> None:
     """Set ``fixed`` on each discrepancy the chain proved and this repaired."""
     wake: dict[str, list[str]] = {"nft_mints": [], "nft_transfers": []}
@@ -42,7 +49,7 @@ def apply_fixes(
                 )
                 d.fixed = "set back to pending and re-enqueued"
             elif d.kind == STUCK:
-                d.fixed = _unstick(uow, chain, kind, row)
+                d.fixed = _unstick(uow, chain, kind, row, max_attempts)
             elif d.kind == OWNER_CHANGED:
                 d.fixed = _record_outside_move(uow, chain, row)
             if d.fixed is None:
@@ -70,7 +77,7 @@ def _never_lands(uow, chain: ChainClient, kind: Kind, row) -> bool:
     return not kind.happened(uow, chain, [row])[0]
 
 
-def _unstick(uow, chain: ChainClient, kind: Kind, row) -> str | None:
+def _unstick(uow, chain: ChainClient, kind: Kind, row, max_attempts: int) -> str | None:
     repo, key = kind.repo(uow), getattr(row, kind.key)
     if row.status == "pending":
         repo.reset_to_pending(key, expected="pending", reason="reconcile: stuck; re-enqueued")
@@ -84,9 +91,17 @@ def _unstick(uow, chain: ChainClient, kind: Kind, row) -> str | None:
             complete_from_history(uow, row, chain, expected="submitted", kind=kind)
             return "completed: it happened on chain"
         uow.attempts.set_outcome(row.signature, "expired")
+        if expired_for_good(row, kind, max_attempts, repo):  # the workers' MINT_MAX_ATTEMPTS
+            return f"failed: all {row.attempts} attempts expired unseen"  # not re-enqueued
         repo.reset_to_pending(key, expected="submitted", reason="reconcile: expired unseen")
         return "blockhash expired unseen: re-enqueued"
     return None  # still valid or landed with an error: the confirmer's call
+
+
+def observed_transfer_id(mint_address: str, n: int) -> str:
+    """The id of the n-th move of a ticket seen on chain: named by its mint address (at most 44
+    characters), not by the ticket id, so it fits ``transfer_id``'s 128 whatever the ticket's."""
+    return f"observed:{mint_address}:{n}"
 
 
 def _record_outside_move(uow, chain: ChainClient, row) -> str | None:
@@ -99,7 +114,7 @@ def _record_outside_move(uow, chain: ChainClient, row) -> str | None:
     n = len(uow.transfers.for_ticket(row.ticket_id))
     recorded = uow.transfers.record_observed(
         {
-            "transfer_id": f"observed:{row.ticket_id}:{n + 1}",
+            "transfer_id": observed_transfer_id(row.mint_address, n + 1),
             "ticket_id": row.ticket_id,
             "token_address": row.mint_address,
             "from_address": holder,

@@ -186,6 +186,7 @@ def register_actors(broker, services):
                 kind=kind,
                 commitment=services.settings.commitment,
                 notify=wake,
+                max_attempts=services.tuning.max_attempts,
             )
 
     def sweep() -> None:

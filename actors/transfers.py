@@ -26,12 +26,10 @@ from actors.minting import (
 )
 from minter.errors import ValidationError
 from minter.keys import Payer
+from minter.nft import parse_transfer_request
 from minter.nft.decode import decode_token_account
-from minter.nft.request import storable
 from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
-
-MAX_TRANSFER_ID = 128
 
 log = structlog.get_logger(__name__)
 
@@ -63,23 +61,6 @@ class TransferEnqueued:
     created: bool
 
 
-def _parse(item: Mapping) -> tuple[str, str, Pubkey]:
-    transfer_id = item.get("transfer_id")
-    if not isinstance(transfer_id, str) or not transfer_id.strip():
-        raise ValidationError("transfer_id", "is required")
-    if len(storable("transfer_id", transfer_id)) > MAX_TRANSFER_ID:
-        raise ValidationError("transfer_id", f"is longer than {MAX_TRANSFER_ID} characters")
-    ticket_id = item.get("ticket_id")
-    if not isinstance(ticket_id, str) or not ticket_id.strip():
-        raise ValidationError("ticket_id", "is required")
-    storable("ticket_id", ticket_id)
-    to = item.get("to")
-    try:
-        return transfer_id, ticket_id, Pubkey.from_string(to)
-    except (ValueError, TypeError):
-        raise ValidationError("to", "is not a 32-byte base58 address") from None
-
-
 def ledger_holder(mint, moves) -> str:
     """Who holds the ticket per the ledger: its owner, then each completed move's destination."""
     holder = mint.owner_address
@@ -105,8 +86,9 @@ def enqueue_transfer(
     notify: Callable[[list[str]], None],
 ) -> TransferEnqueued:
     """Record a transfer intent; a repeat returns it, another payload is a conflict."""
-    transfer_id, ticket_id, to = _parse(item)
-    payload = {"transfer_id": transfer_id, "ticket_id": ticket_id, "to": str(to)}
+    req = parse_transfer_request(item)
+    transfer_id, ticket_id, to = req.transfer_id, req.ticket_id, req.to
+    payload = req.to_ledger_payload()
     with uow_factory() as uow:
         existing = uow.transfers.get(transfer_id)
         if existing is None:
@@ -216,13 +198,14 @@ def process_transfer(
         signature = persist_submitted(uow, TRANSFERS, transfer_id, tx, last_valid)
     bound = bound.bind(signature=signature)
     metrics.sent("transfer")
+    unknown = None
     try:
         chain.send(bytes(tx))
     except SendOutcomeUnknown as exc:
-        bound.info("send_outcome_unknown", error=str(exc))
-        return "submitted"
+        unknown = str(exc)
     except TransactionRejected as exc:  # e.g. AlreadyProcessed: a rebroadcast got there first
         with uow_factory() as uow:
+            uow.attempts.mark_sent(signature)
             uow.attempts.set_outcome(signature, "rejected", exc.err)
             if _destinations_hold(uow, chain, [row])[0]:
                 complete_from_history(uow, row, chain, expected="submitted", kind=TRANSFERS)
@@ -233,7 +216,14 @@ def process_transfer(
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    bound.info("sent")
+    # after the send, as for mints (actors.minting.process_mint): unknown outcomes included
+    with uow_factory() as uow:
+        uow.attempts.mark_sent(signature)
+        uow.commit()
+    if unknown is not None:
+        bound.info("send_outcome_unknown", error=unknown)
+    else:
+        bound.info("sent")
     return "submitted"
 
 

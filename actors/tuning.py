@@ -18,6 +18,8 @@ TUNING_VARIABLES = {
     "MINT_PENDING_AGE": ("pending_age", float),  # seconds before a pending row is re-enqueued
     "MINT_CONFIRM_INTERVAL": ("confirm_interval", float),
     "MINT_SWEEP_INTERVAL": ("sweep_interval", float),
+    # signed transactions per ticket or transfer before one expired unseen fails it
+    "MINT_MAX_ATTEMPTS": ("max_attempts", int),
 }
 
 
@@ -34,4 +36,6 @@ def tuning_from_env(env: Mapping[str, str] | None = None) -> Tuning:
             raise SettingsError(name, "is malformed") from None
         if isinstance(values[attr], int | float) and values[attr] < 0:
             raise SettingsError(name, "must not be negative")
+    if values.get("max_attempts", 1) < 1:  # every row gets one attempt; 0 is not "unlimited"
+        raise SettingsError("MINT_MAX_ATTEMPTS", "must be at least 1")
     return Tuning(**values)

@@ -273,10 +273,16 @@ class AttemptRepository:
             .on_conflict_do_nothing(index_elements=["signature"])
         )
 
-    def mark_sent(self, signature: str) -> None:
-        self.session.execute(
-            update(NftAttempt).where(NftAttempt.signature == signature).values(sent_at=func.now())
-        )
+    def mark_sent(self, signatures: str | Sequence[str]) -> None:
+        """Record when each attempt was first sent: one UPDATE, and only where ``sent_at`` is
+        NULL, so a rebroadcast (or a slower first send racing one) never moves it later."""
+        sigs = [signatures] if isinstance(signatures, str) else list(signatures)
+        if sigs:
+            self.session.execute(
+                update(NftAttempt)
+                .where(NftAttempt.signature.in_(sigs), NftAttempt.sent_at.is_(None))
+                .values(sent_at=func.now())
+            )
 
     def set_outcome(self, signature: str, outcome: str, error: str | None = None) -> None:
         self.session.execute(

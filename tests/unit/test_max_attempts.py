@@ -1,0 +1,23 @@
+"""MINT_MAX_ATTEMPTS: read with the other tuning knobs, one default, and never 0 or malformed."""
+
+import pytest
+
+from actors.bootstrap import Tuning
+from actors.errors import SettingsError
+from actors.minting import DEFAULT_MAX_ATTEMPTS
+from actors.tuning import tuning_from_env
+
+
+def test_default_is_the_workflows_default():
+    assert tuning_from_env({}).max_attempts == Tuning().max_attempts == DEFAULT_MAX_ATTEMPTS == 20
+
+
+def test_the_variable_sets_the_cap():
+    assert tuning_from_env({"MINT_MAX_ATTEMPTS": "3"}).max_attempts == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "2.5"])
+def test_a_cap_below_one_or_malformed_names_the_variable(value):
+    with pytest.raises(SettingsError) as err:
+        tuning_from_env({"MINT_MAX_ATTEMPTS": value})
+    assert err.value.name == "MINT_MAX_ATTEMPTS"
