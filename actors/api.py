@@ -2,7 +2,7 @@
 
 Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.auth`). Bad fields answer 422
 naming the field, a repeat 200, another payload for the same ticket 409, bodies over
-``max_body`` 413.
+``max_body`` 413 (counted while they stream; a malformed Content-Length 400).
 """
 
 import json
@@ -16,12 +16,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from actors.auth import AuthError, TokenVerifier
+from actors.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from actors.enqueue import enqueue_mint
 from actors.errors import IntentConflict
 from minter.errors import ValidationError
 from minter.nft.request import MintBody, TransferBody, field_errors
-
-DEFAULT_MAX_BODY = 64 * 1024  # bytes
 
 
 class _SafeJSONResponse(JSONResponse):
@@ -98,16 +97,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     async def conflict(request: Request, exc: IntentConflict):
         return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return JSONResponse({"detail": f"body over {max_body} bytes"}, status_code=413)
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()
-            if len(body) > max_body:
-                return JSONResponse({"detail": f"body over {max_body} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_body=max_body)  # counted while the body streams
 
     def authorized(authorization: str | None = Header(default=None)) -> dict:
         try:

@@ -93,7 +93,11 @@ def served(postgres, redis_server, _localnet_session):
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                build_app(app_settings), host="127.0.0.1", port=port, log_level="warning"
+                build_app(app_settings),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                log_config=None,  # as `minter api` runs it: our logging, not uvicorn's
             )
         )
         thread = threading.Thread(target=server.run, name="api-fuzz-uvicorn", daemon=True)
@@ -225,3 +229,20 @@ def test_text_postgres_or_json_cannot_hold_gets_422(served, bearer, why):
 def test_ids_with_nul_are_not_found(served, bearer, route):
     res = httpx.get(f"{served}{route}", headers={"Authorization": bearer}, timeout=30)
     assert res.status_code == 404, res.text
+
+
+def test_a_50_mb_chunked_mint_is_refused_while_it_streams(served, bearer):
+    """The real app under uvicorn: 413 long before the 50 MB are sent, and no ledger row."""
+    from scripts.bench_body_limit import body_chunks, post_chunked
+
+    port = int(served.rsplit(":", 1)[1])
+    reply = post_chunked(
+        port,
+        body_chunks(50_000_000, 64 * 1024, fill=b" "),  # whitespace: valid JSON, were it read
+        path="/v1/mints",
+        headers={"Authorization": bearer, "Content-Type": "application/json"},
+    )
+    assert reply.status == 413 and not reply.finished, reply
+    assert reply.sent < 25_000_000, reply.sent
+    res = httpx.get(f"{served}/v1/mints/k", headers={"Authorization": bearer}, timeout=30)
+    assert res.status_code == 404

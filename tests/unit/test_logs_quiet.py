@@ -1,0 +1,68 @@
+"""Libraries that log every HTTP request stay quiet unless LOG_LEVEL is DEBUG."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from actors.logs import DEFAULT_QUIET_LOGGERS, configure_logging
+
+
+@pytest.fixture(autouse=True)
+def restore_logging(monkeypatch):
+    """configure_logging changes process-wide state: put it back after each test."""
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, structlog.get_config())
+    levels = {name: logging.getLogger(name).level for name in DEFAULT_QUIET_LOGGERS}
+    yield
+    root.handlers, root.level = saved[0], saved[1]
+    structlog.configure(**saved[2])
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def rendered(capsys) -> list[dict]:
+    lines = capsys.readouterr().err.splitlines()
+    try:
+        return [json.loads(line) for line in lines if line]
+    except ValueError:
+        raise AssertionError(lines) from None
+
+
+def emit_requests() -> None:
+    logging.getLogger("httpx").info('HTTP Request: POST http://127.0.0.1:8899 "HTTP/1.1 200 OK"')
+    logging.getLogger("uvicorn.access").info('127.0.0.1:5000 - "GET /balance HTTP/1.1" 200')
+    logging.getLogger("actors.health").info("balance_read")
+
+
+def test_request_lines_are_not_rendered_at_info(capsys):
+    configure_logging(fmt="json")
+    emit_requests()
+    logging.getLogger("dramatiq.cli").info("Worker process is ready for action.")
+    logging.getLogger("httpx").warning("connection pool is full")
+    events = [(e["logger"], e["event"]) for e in rendered(capsys)]
+    assert events == [
+        ("actors.health", "balance_read"),
+        ("dramatiq.cli", "Worker process is ready for action."),  # lifecycle lines are kept
+        ("httpx", "connection pool is full"),
+    ]
+
+
+def test_log_level_debug_renders_them(capsys, monkeypatch):
+    configure_logging(fmt="json")  # quieted first: DEBUG must undo it
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    configure_logging(fmt="json")
+    emit_requests()
+    assert [e["logger"] for e in rendered(capsys)] == ["httpx", "uvicorn.access", "actors.health"]
+
+
+def test_a_level_above_warning_holds_for_libraries_too(capsys, monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    configure_logging(fmt="json")
+    logging.getLogger("httpx").warning("connection pool is full")
+    logging.getLogger("actors.api").error("boom")
+    assert [e["event"] for e in rendered(capsys)] == ["boom"]
