@@ -28,6 +28,12 @@ DEFAULT_PG_USER = "postgres"  # the database superuser name, and the OS user whe
 DEFAULT_MAX_CONNECTIONS = 300
 
 
+def local_dir(base: Path = DEFAULT_BASE_DIR) -> Path:
+    """The git-ignored working directory (``.local/``), made on first use: a clone has none."""
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
 class ServiceError(RuntimeError):
     """Raised when a local service cannot be installed, started or reached."""
 
@@ -80,16 +86,24 @@ class LocalPostgres:
         self._os_user = _os_user_for_postgres()
 
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
+        # cwd "/": the server's OS user may not be allowed into the caller's directory
         return subprocess.run(
-            args, user=self._os_user, capture_output=True, text=True, check=False, **kw
+            args, user=self._os_user, capture_output=True, text=True, check=False, cwd="/", **kw
         )
+
+    def _data_parent(self) -> Path:
+        """``.local/``, unless the server's OS user cannot reach it (root's clone in a 0700
+        folder such as /root): then the system's temporary directory."""
+        base = local_dir(self.base_dir)
+        if self._os_user and self._run(["test", "-x", str(base)]).returncode != 0:
+            return Path(tempfile.gettempdir())
+        return base
 
     def start(self) -> LocalPostgres:
         for tool in ("initdb", "pg_ctl"):
             if shutil.which(tool) is None:
                 raise ServiceError(f"{tool} not on PATH: install PostgreSQL 15's server binaries")
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=self.base_dir))
+        self.data_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=self._data_parent()))
         if self._os_user:
             shutil.chown(self.data_dir, user=self._os_user)
         init = self._run(

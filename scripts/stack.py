@@ -1,7 +1,10 @@
-"""The whole service on one machine: PostgreSQL, Redis, the embedded validator, worker processes.
+"""The whole service on one machine: PostgreSQL, Redis, the embedded validator, worker processes
+and, on request, the HTTP API.
 
-Used by the demo (scripts/demo.py), the pipeline tests and the benchmarks. Keys are generated
-here at run time and written under the git-ignored ``.local/``; nothing secret is printed.
+Used by the demo (scripts/demo.py), the pipeline tests and the benchmarks. Keys and secrets are
+generated here at run time and written under the git-ignored ``.local/`` (made when missing);
+nothing secret is printed. Workers and the API each run in a session of their own, so a Ctrl-C
+at the terminal reaches only the owner of the Stack, which stops them in order.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from pathlib import Path
 
 from solders.keypair import Keypair
 
-from scripts.local_services import ROOT, LocalPostgres, LocalRedis
+from scripts.local_services import ROOT, LocalPostgres, LocalRedis, free_port, local_dir
 
 DEFAULT_AIRDROP_SOL = 500
 DEFAULT_WAIT = 120.0
+DEFAULT_API_START_TIMEOUT = 30.0  # seconds for `minter api` to answer /health
+DEFAULT_STOP_TIMEOUT = 20.0  # seconds a process group gets after SIGTERM before SIGKILL
+DEFAULT_TOKEN_TTL = 86_400  # seconds: development tokens last one day
 LAMPORTS_PER_SOL = 1_000_000_000
 TERMINAL = ("completed", "failed")
 
@@ -49,24 +55,36 @@ class Stack:
         self.slot_ms = slot_ms
         self.programs = dict(programs or {})
         self.extra_env = dict(extra_env or {})
-        self.workdir = Path(tempfile.mkdtemp(prefix="stack-", dir=ROOT / ".local"))
+        self.workdir = Path(tempfile.mkdtemp(prefix="stack-", dir=local_dir()))
         self.payer = Keypair()
         self.mint_secret = secrets.token_hex(32)
+        self.jwt_secret = secrets.token_urlsafe(48)  # the API's; only tokens leave this object
         self.database_url: str | None = None
+        self.api_url: str | None = None
         self._localnet = None
         self._workers: list[subprocess.Popen] = []
-        from scripts.local_services import free_port
-
+        self._api: subprocess.Popen | None = None
         self.metrics_port = free_port()  # the workers' Prometheus endpoint
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self, *, database: str | None = None, fund: bool = True) -> Stack:
+        """Start what the Stack owns; on any failure or interrupt, stop what had started."""
+        try:
+            return self._start(database=database, fund=fund)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, *, database: str | None, fund: bool) -> Stack:
         from minter.keys import write_keypair_file
 
+        # assigned before start(), so stop() finds a server whose start was interrupted
         if self.postgres is None:
-            self.postgres = LocalPostgres().start()
+            self.postgres = LocalPostgres()
+            self.postgres.start()
         if self.redis is None:
-            self.redis = LocalRedis().start()
+            self.redis = LocalRedis()
+            self.redis.start()
         name = database or f"minter_{secrets.token_hex(4)}"
         self.database_url = self.postgres.create_database(name)
         if self.rpc_url is None:
@@ -82,14 +100,27 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        self.stop_workers()
+        """Stop everything this Stack started, callers first; safe to call again, and each step
+        runs even when an earlier one fails or its process had already died (e.g. of a Ctrl-C
+        that reached it directly)."""
+        steps = [self.stop_api, self.stop_workers, self._stop_localnet]
+        if self._own_redis and self.redis is not None:
+            steps.append(self.redis.stop)
+        if self._own_pg and self.postgres is not None:
+            steps.append(self.postgres.stop)
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest; raise the first at the end
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def _stop_localnet(self) -> None:
         if self._localnet is not None:
             self._localnet.__exit__(None, None, None)
             self._localnet = None
-        if self._own_redis and self.redis is not None:
-            self.redis.stop()
-        if self._own_pg and self.postgres is not None:
-            self.postgres.stop()
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -158,22 +189,87 @@ class Stack:
         self._workers.append(proc)
         return proc
 
-    def stop_workers(self, *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    def stop_workers(
+        self, *, sig: int = signal.SIGTERM, timeout: float = DEFAULT_STOP_TIMEOUT
+    ) -> None:
         for proc in self._workers:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    pass
+            _signal_group(proc, sig)
         for proc in self._workers:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _reap_group(proc, timeout)
         self._workers.clear()
 
-    def worker_logs(self) -> str:
+    # the HTTP API ------------------------------------------------------------------------------
+    def start_api(
+        self,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        timeout: float = DEFAULT_API_START_TIMEOUT,
+    ) -> str:
+        """Run ``minter api`` on ``port`` (a free one by default) with this Stack's env and
+        ``jwt_secret``; returns its base URL once ``/health`` answers."""
+        import httpx
+
+        if self._api is not None:
+            raise RuntimeError(f"the API already runs at {self.api_url}")
+        port = port or free_port()
+        # the user's JWT_ISSUER/JWT_AUDIENCE would refuse this Stack's tokens: not inherited
+        env = {k: v for k, v in self.env.items() if not k.startswith("JWT_")}
+        env["JWT_SECRET"] = self.jwt_secret
+        log = open(self.workdir / "api.log", "ab")
+        self._api = subprocess.Popen(
+            [sys.executable, "-m", "actors.cli", "api", "--host", host, "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # like the workers: only the Stack's owner stops it
+        )
+        log.close()  # the child holds its own copy
+        url = f"http://{host}:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._api.poll() is not None:
+                tail = (self.workdir / "api.log").read_text(errors="replace").strip()[-800:]
+                self._api = None
+                raise RuntimeError(f"minter api exited before answering on {url}: {tail}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    self.api_url = url
+                    return url
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop_api()
+                raise RuntimeError(f"minter api did not answer on {url} within {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def stop_api(self, *, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
+        if self._api is None:
+            return
+        _signal_group(self._api, signal.SIGTERM)
+        _reap_group(self._api, timeout)
+        self._api = None
+        self.api_url = None
+
+    def token(
+        self, *, sub: str = "demo", role: str = "service", ttl: float = DEFAULT_TOKEN_TTL
+    ) -> str:
+        """A bearer token the API accepts (HS256 with ``jwt_secret``), expiring in ``ttl``s."""
+        import jwt
+
+        now = int(time.time())
+        claims = {"sub": sub, "role": role, "iat": now, "exp": now + int(ttl)}
+        return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
+
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """The long-running children that should be alive: the API and each worker group."""
+        procs = {f"worker {i}": p for i, p in enumerate(self._workers)}
+        if self._api is not None:
+            procs["api"] = self._api
+        return procs
+
+    def worker_logs(self) -> str:  # every log of the workdir, the API's included
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
 
     # ledger ------------------------------------------------------------------------------------
@@ -203,3 +299,38 @@ class Stack:
             if time.monotonic() > deadline:
                 return statuses
             time.sleep(poll)
+
+
+# process groups ------------------------------------------------------------------------------
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the process group that ``proc`` leads (its own session) while anything is in it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:  # leader and members all gone
+        pass
+
+
+def _reap_group(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait for the group's leader, then for its other members; SIGKILL what outlives
+    ``timeout``. A leader can exit before its forks do, so waiting on it alone is not enough."""
+    deadline = time.monotonic() + timeout
+    try:
+        proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+    # the reaped leader's pid stays reserved while members of its group live, so this is ours
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _group_alive(proc.pid):
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else: not ours to wait for
+        return False
+    return True
