@@ -62,7 +62,7 @@ def run(postgres, redis_server, _localnet_session):
             for cmd in (
                 ("status", ids[0]),
                 ("status", ids[-1], "--json"),
-                ("reconcile",),
+                ("reconcile", "--json"),
                 ("health",),
                 ("balance", "--json"),
                 (
@@ -164,6 +164,17 @@ def test_logs_bind_the_mint_identifiers(run):
     assert all(e.get("signature") for e in signed)
     minted = {e["ticket_id"] for e in signed if "transfer_id" not in e}
     assert {f"OBS-{i:05d}" for i in range(20)} | {f"OBC-{i:05d}" for i in range(4)} <= minted
+
+
+def test_reconcile_finds_ledger_and_chain_agree(run):
+    """Faults delayed sends and answers, but every mint and claim happened once, as recorded."""
+    stack, _, _ = run
+    res = stack.outputs[2]
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    assert (report["agrees"], report["discrepancies"], report["fixed"]) == (True, [], 0)
+    assert (report["mints_checked"], report["transfers_checked"]) == (24, 4)
+    assert set(report["counts"].values()) == {0}
 
 
 def test_health_and_balance_commands(run):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
+
+BARRIER_TIMEOUT = 30  # a thread that dies before the barrier must not hang the others
 
 
 def intent(i: int, **over) -> dict:
@@ -21,6 +25,22 @@ def intent(i: int, **over) -> dict:
     }
     row.update(over)
     return row
+
+
+def in_threads(fn: Callable, *args) -> list[tuple[str, object]]:
+    """Run fn(arg) in one thread per arg; each thread's outcome, ("returned", value) or
+    ("raised", exception), for the test body to assert: an exception (or a failed assert) left
+    inside a thread only makes pytest warn."""
+    with ThreadPoolExecutor(len(args)) as pool:
+        futures = [pool.submit(fn, a) for a in args]
+    return [
+        ("raised", f.exception()) if f.exception() else ("returned", f.result()) for f in futures
+    ]
+
+
+def returned(outcomes: list[tuple[str, object]]) -> list:
+    assert [kind for kind, _ in outcomes] == ["returned"] * len(outcomes), outcomes
+    return [value for _, value in outcomes]
 
 
 def add(uow_factory, rows):
@@ -54,18 +74,15 @@ def test_batch_of_1000_intents_in_one_call_keeps_order(uow_factory):
 
 def test_concurrent_inserts_of_one_ticket_make_one_row(uow_factory, migrated_db):
     barrier = threading.Barrier(2)
-    created = []
 
     def insert(owner):
         with uow_factory() as uow:
-            barrier.wait()
-            ((row, c),) = uow.mints.add_intents([intent(7, owner_address=owner)])
+            barrier.wait(BARRIER_TIMEOUT)
+            ((row, created),) = uow.mints.add_intents([intent(7, owner_address=owner)])
             uow.commit()
-            created.append(c)
+            return created
 
-    threads = [threading.Thread(target=insert, args=(o,)) for o in ("A", "B")]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    created = returned(in_threads(insert, "A", "B"))
     assert sorted(created) == [False, True]
     with psycopg.connect(migrated_db) as conn:
         assert conn.execute("SELECT count(*) FROM nft_mints").fetchone()[0] == 1
@@ -94,16 +111,16 @@ def test_transition_from_the_wrong_status_changes_nothing(uow_factory):
 
 def test_two_concurrent_claimers_never_get_the_same_row(uow_factory):
     add(uow_factory, [intent(i) for i in range(200)])
-    claimed: dict[str, list[str]] = {"a": [], "b": []}
     barrier = threading.Barrier(2)
 
     def claimer(name):
-        barrier.wait()
+        claimed = []
+        barrier.wait(BARRIER_TIMEOUT)
         while True:
             with uow_factory() as uow:
                 rows = uow.mints.claim_batch("pending", limit=7)
                 if not rows:
-                    return
+                    return claimed
                 for r in rows:
                     assert uow.mints.mark_submitted(
                         r.ticket_id,
@@ -111,17 +128,15 @@ def test_two_concurrent_claimers_never_get_the_same_row(uow_factory):
                         signature=f"s-{r.ticket_id}",
                         signed_tx=b"x",
                         last_valid_block_height=1,
-                    )
-                claimed[name].extend(r.ticket_id for r in rows)
+                    ), (name, r.ticket_id)
+                claimed.extend(r.ticket_id for r in rows)
                 uow.commit()
 
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in claimed]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    a, b = set(claimed["a"]), set(claimed["b"])
+    claimed_a, claimed_b = returned(in_threads(claimer, "a", "b"))
+    a, b = set(claimed_a), set(claimed_b)
     assert a.isdisjoint(b)
     assert a | b == {f"T-{i}" for i in range(200)}
-    assert len(claimed["a"]) + len(claimed["b"]) == 200
+    assert len(claimed_a) + len(claimed_b) == 200
     assert a and b  # both really took part
 
 

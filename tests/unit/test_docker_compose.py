@@ -1,6 +1,10 @@
 """docker-compose.yml cannot run here (no Docker engine): keep it honest against the code."""
 
-from pathlib import Path
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -69,8 +73,56 @@ def test_payer_keypair_is_mounted_where_the_setting_points(compose):
     assert any(v.rsplit(":", 2)[1] == target for v in svc["volumes"])
 
 
-def test_image_copies_every_package():
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    for pkg in ("minter", "ledger", "actors", "migrations", "alembic.ini"):
-        assert pkg in dockerfile
-        assert (ROOT / pkg).exists()
+def dockerfile_steps() -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile, continuation lines joined, comments cut."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [ln.strip() for ln in text.splitlines()]
+    return [
+        (ln.split(None, 1)[0].upper(), ln.split(None, 1)[1] if " " in ln else "")
+        for ln in lines
+        if ln and not ln.startswith("#")
+    ]
+
+
+def copy_targets(args: str, workdir: PurePosixPath) -> dict[str, PurePosixPath]:
+    """Where a COPY puts each build-context source in the image, by Docker's rules: a
+    directory's contents become the destination; a file goes into a destination ending in "/"
+    (or ".", or shared by several sources) under its own name, otherwise it is the destination."""
+    parts = json.loads(args) if args.startswith("[") else shlex.split(args)
+    *sources, dest = [a for a in parts if not a.startswith("--")]  # --chown, --chmod ...
+    target = workdir / dest
+    into = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    return {
+        src.rstrip("/"): target / src if into and not (ROOT / src).is_dir() else target
+        for src in sources
+    }
+
+
+@pytest.fixture(scope="module")
+def image():
+    """(workdir at run time, each copied source's path in the image, sources copied before
+    `pip install`), from the Dockerfile's own lines."""
+    workdir, landed, before_install = PurePosixPath("/"), {}, None
+    for op, args in dockerfile_steps():
+        if op == "WORKDIR":
+            workdir = workdir / args
+        elif op == "COPY":
+            landed |= copy_targets(args, workdir)
+        elif op == "RUN" and "pip install" in args and before_install is None:
+            before_install = set(landed)
+    return workdir, landed, before_install or set()
+
+
+def test_image_copies_every_package(image):
+    workdir, landed, _ = image
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = [p.rstrip("*") for p in setuptools["packages"]["find"]["include"]]
+    # what `pip install .` reads, the packages, and what `minter migrate` finds beside its cwd
+    for path in ["pyproject.toml", "README.md", *packages, "migrations", "alembic.ini"]:
+        assert (ROOT / path).exists(), path
+        assert landed.get(path) == workdir / path, (path, landed.get(path))
+
+
+def test_image_installs_after_copying_the_packages(image):
+    _, _, before_install = image
+    assert {"pyproject.toml", "README.md", "minter", "ledger", "actors"} <= before_install

@@ -9,9 +9,15 @@ from solders.pubkey import Pubkey
 
 from minter.errors import ValidationError
 from minter.keys import Payer, derive_mint_keypair
-from minter.nft import MAX_TRANSACTION_BYTES, build_mint_transaction, parse_mint_request
+from minter.nft import (
+    MAX_TRANSACTION_BYTES,
+    build_mint_transaction,
+    from_flat,
+    parse_mint_request,
+)
 from minter.nft.decode import decode_metaplex_metadata
 from minter.nft.metaplex import (
+    CREATE_MASTER_EDITION_V3,
     CREATE_METADATA_V3,
     TOKEN_METADATA_PROGRAM_ID,
     master_edition_pda,
@@ -72,8 +78,12 @@ def test_each_invalid_field_is_named(field, data):
 
 def test_flat_csv_form_equals_nested_form():
     flat = {k: v for k, v in BASE.items() if k != "metadata"} | BASE["metadata"]
-    assert parse_mint_request(flat, default_standard="metaplex") == parse_mint_request(
-        BASE, default_standard="metaplex"
+    flat |= {"seller_fee_basis_points": "250", "creators": f"{OWNER}:100", "is_mutable": "true"}
+    nested = with_meta(
+        seller_fee_basis_points=250, creators=[{"address": OWNER, "share": 100}], is_mutable=True
+    )
+    assert parse_mint_request(from_flat(flat), default_standard="metaplex") == parse_mint_request(
+        nested, default_standard="metaplex"
     )
 
 
@@ -104,7 +114,11 @@ LONGEST = {
 
 @pytest.mark.parametrize("standard", ["metaplex", "token2022"])
 def test_longest_allowed_metadata_fits_one_transaction(standard):
-    req = parse_mint_request({**LONGEST, "standard": standard}, default_standard=standard)
+    longest = {**LONGEST, "standard": standard}
+    if standard == "token2022":  # no royalties, creators or immutability on Token-2022
+        meta = longest["metadata"]
+        longest["metadata"] = {k: v for k, v in meta.items() if k in ("name", "symbol", "uri")}
+    req = parse_mint_request(longest, default_standard=standard)
     tx = build_mint_transaction(
         req,
         payer=Payer(Keypair()),
@@ -142,9 +156,32 @@ def test_metaplex_instruction_data_decodes_back():
         250,
     )
     assert decoded.creators == ((payer.pubkey, True, 100),)
-    assert keys[meta_ix.accounts[0]] == metadata_pda(mint.pubkey())
-    assert master_edition_pda(mint.pubkey()) in keys
+    # the PDAs from Token Metadata's documented seeds, not from the code under test
+    program = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
+    seeds = [b"metadata", bytes(program), bytes(mint.pubkey())]
+    metadata, _ = Pubkey.find_program_address(seeds, program)
+    edition, _ = Pubkey.find_program_address([*seeds, b"edition"], program)
+    edition_ix = next(
+        ix
+        for ix in msg.instructions
+        if keys[ix.program_id_index] == program and bytes(ix.data)[0] == CREATE_MASTER_EDITION_V3
+    )
+    assert keys[meta_ix.program_id_index] == program
+    assert keys[meta_ix.accounts[0]] == metadata
+    assert [keys[edition_ix.accounts[i]] for i in (0, 5)] == [edition, metadata]
     assert Pubkey.from_string("SysvarRent111111111111111111111111111111111") in keys
+
+
+def test_pdas_follow_the_documented_seeds():
+    program = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
+    for _ in range(32):
+        mint = Keypair().pubkey()
+        seeds = [b"metadata", bytes(program), bytes(mint)]
+        assert metadata_pda(mint) == Pubkey.find_program_address(seeds, program)[0]
+        assert (
+            master_edition_pda(mint)
+            == Pubkey.find_program_address([*seeds, b"edition"], program)[0]
+        )
 
 
 @pytest.mark.parametrize(
