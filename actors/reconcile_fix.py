@@ -32,9 +32,14 @@ def apply_fixes(
     notify: Mapping[str, Callable[[list[str]], None] | None],
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> None:
-    """Set ``fixed`` on each discrepancy the chain proved and this repaired."""
+    """Set ``fixed`` on each discrepancy the chain proved and this repaired.
+
+    A ticket's holder follows from its transfers, so transfers are repaired before any
+    ``owner_changed`` is judged: a claim completed here (or sent back to pending) may be the
+    very move the chain shows, and must not be recorded a second time as an outside move.
+    """
     wake: dict[str, list[str]] = {"nft_mints": [], "nft_transfers": []}
-    for d in found:
+    for d in sorted(found, key=lambda d: d.kind == OWNER_CHANGED):  # stable: the rest in order
         kind = KINDS[d.table]
         with uow_factory() as uow:
             row = kind.repo(uow).get(d.key)
@@ -109,8 +114,8 @@ def _record_outside_move(uow, chain: ChainClient, row) -> str | None:
     if actual is None:
         return None
     _, holder = current_holder(uow, row.ticket_id)
-    if holder == str(actual):
-        return None
+    if holder == str(actual):  # a transfer repaired above already explains where it is
+        return f"the ledger's holder is now {actual}, as on chain"
     n = len(uow.transfers.for_ticket(row.ticket_id))
     recorded = uow.transfers.record_observed(
         {

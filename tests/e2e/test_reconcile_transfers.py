@@ -1,7 +1,7 @@
 """`minter reconcile` on transfers: real claims from custody on the embedded validator, then the
 ledger tampered with to make each transfer class (`missing_on_chain`, `on_chain_not_completed`,
 `stuck`). Each tampering is reported as exactly the classes it causes, exit 1; `--fix` repairs
-what the chain proves. The two xfail tests are `--fix` outcomes that are wrong today."""
+what the chain proves."""
 
 from __future__ import annotations
 
@@ -128,13 +128,6 @@ def test_transfer_marked_completed_that_was_never_sent(stack, claimed):
     assert holdings(stack.rpc_url, buyer, mint) == (0, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reconcile --fix repairs owner_changed before the transfer it comes from: it records"
-    " a move buyer -> custody that never happened, so once the re-enqueued claim lands the"
-    " ledger's holder (custody) and the chain's (buyer) differ again",
-)
 def test_fixing_a_never_sent_transfer_records_no_move_that_did_not_happen(stack, claimed):
     tickets = claimed[0]
     transfer_id, mint, buyer = completed_but_never_sent(stack, claimed)
@@ -158,12 +151,6 @@ def test_landed_transfer_marked_failed(stack, claimed):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reconcile --fix both completes the landed claim and records the same move as an"
-    " observed transfer: one move on chain, two in the ledger",
-)
 def test_fixing_a_landed_failed_transfer_records_the_move_once(stack, claimed):
     tickets, _, buyers, ids = claimed
     sql(stack, "UPDATE nft_transfers SET status = 'failed' WHERE transfer_id = %s", ids[1])
