@@ -134,9 +134,16 @@ def process_mint(
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    # sent_at is written after the send, not in the persist commit: a crash in between must not
-    # claim a send that never happened (the confirmer's rebroadcast then records it). It is
-    # written on an unknown outcome too: a dropped response may still have landed.
+    return record_sent(uow_factory, signature, bound, unknown=unknown)
+
+
+def record_sent(uow_factory: Callable, signature: str, bound, *, unknown: str | None) -> str:
+    """After a send that was not refused: ``sent_at``, one log line, ``submitted``.
+
+    sent_at is written after the send, not in the persist commit: a crash in between must not
+    claim a send that never happened (the confirmer's rebroadcast then records it). It is
+    written on an unknown outcome too: a dropped response may still have landed.
+    """
     with uow_factory() as uow:
         uow.attempts.mark_sent(signature)
         uow.commit()

@@ -22,6 +22,7 @@ from actors.minting import (
     complete_from_history,
     payer_problem,
     persist_submitted,
+    record_sent,
     sized_transaction,
 )
 from minter.errors import ValidationError
@@ -216,15 +217,7 @@ def process_transfer(
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    # after the send, as for mints (actors.minting.process_mint): unknown outcomes included
-    with uow_factory() as uow:
-        uow.attempts.mark_sent(signature)
-        uow.commit()
-    if unknown is not None:
-        bound.info("send_outcome_unknown", error=unknown)
-    else:
-        bound.info("sent")
-    return "submitted"
+    return record_sent(uow_factory, signature, bound, unknown=unknown)
 
 
 @dataclass

@@ -186,10 +186,6 @@ def _item(ticket_id: str, owner: str) -> dict:
 
 @pytest.mark.parametrize("batch_size", [500, 1])  # one chunk, and a repeat in a later chunk
 def test_batch_naming_a_ticket_twice_through_enqueue_mints(stack, batch_size):
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
-    from actors.enqueue import enqueue_mints
-
     a, b, other = str(Keypair().pubkey()), str(Keypair().pubkey()), str(Keypair().pubkey())
     prefix = f"DUP{batch_size}"
     items = [
@@ -198,19 +194,7 @@ def test_batch_naming_a_ticket_twice_through_enqueue_mints(stack, batch_size):
         _item(f"{prefix}-B", b),
         _item(f"{prefix}-B", other),
     ]
-    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
-    services = build_services(settings, chain=False)
-    try:
-        results = enqueue_mints(
-            items,
-            uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
-            default_standard=settings.standard,
-            notify=services.notify,
-            batch_size=batch_size,
-        )
-    finally:
-        services.close()
+    results = enqueue(stack, items, batch_size=batch_size)
     assert [r.outcome for r in results] == ["created", "repeat", "created", "conflict"]
     assert [r.created for r in results] == [True, False, True, False]
     assert results[0].mint_address == results[1].mint_address

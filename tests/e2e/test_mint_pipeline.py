@@ -46,7 +46,7 @@ def stack(postgres, redis_url, redis_server, localnet):
         yield s
 
 
-def enqueue(stack: Stack, items: list[dict]):
+def enqueue(stack: Stack, items: list[dict], **kw):
     from actors import settings as cfg
     from actors.bootstrap import build_services
     from actors.enqueue import enqueue_mints
@@ -60,6 +60,7 @@ def enqueue(stack: Stack, items: list[dict]):
             mint_secret=settings.mint_key_secret,
             default_standard=settings.standard,
             notify=services.notify,
+            **kw,
         )
     finally:
         services.close()

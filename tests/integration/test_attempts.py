@@ -27,6 +27,7 @@ from minter.keys import Payer
 from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
 from minter.rpc import ChainClient, RetryPolicy
+from tests.e2e.test_mint_pipeline import enqueue
 
 SECRET = b"a" * 32
 SLOT_MS = 5  # a blockhash lasts 150 slots: 0.75 s
@@ -40,14 +41,6 @@ def fast_url():
 
 
 @pytest.fixture
-def chain(fast_url):
-    client = ChainClient(fast_url, retry=RetryPolicy(attempts=2, deadline=1.0), timeout=2.0)
-    yield client
-    admin.set_faults(fast_url)
-    client.close()
-
-
-@pytest.fixture
 def payer(fast_url) -> Keypair:
     kp = Keypair()
     client = Client(fast_url)
@@ -55,6 +48,14 @@ def payer(fast_url) -> Keypair:
         client.request_airdrop(kp.pubkey(), 10**11).value, "confirmed", sleep_seconds=0.02
     )
     return kp
+
+
+@pytest.fixture
+def chain(fast_url):
+    client = ChainClient(fast_url, retry=RetryPolicy(attempts=2, deadline=1.0), timeout=2.0)
+    yield client
+    admin.set_faults(fast_url)
+    client.close()
 
 
 @pytest.fixture
@@ -283,8 +284,6 @@ def test_the_worker_reads_the_cap_and_fails_the_ticket(postgres, redis_url, redi
     that refuses every send: the ticket fails after exactly three attempts and stays failed."""
     import psycopg
 
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
     from scripts.stack import Stack
 
     env = {
@@ -296,28 +295,12 @@ def test_the_worker_reads_the_cap_and_fails_the_ticket(postgres, redis_url, redi
     with Stack(postgres=postgres, redis=redis_server, slot_ms=SLOT_MS, extra_env=env) as stack:
         admin.set_faults(stack.rpc_url, blockhash_not_found=1.0)
         executed = admin.get_stats(stack.rpc_url)["executed_ok"]  # the payer's airdrop
-        settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
-        services = build_services(settings, chain=False)
-        try:
-            enqueue_mints(
-                [
-                    {
-                        "ticket_id": "E-1",
-                        "owner": str(Keypair().pubkey()),
-                        "metadata": {
-                            "name": "Ticket",
-                            "symbol": "TIX",
-                            "uri": "https://t.example/1",
-                        },
-                    }
-                ],
-                uow_factory=services.uow_factory,
-                mint_secret=settings.mint_key_secret,
-                default_standard=settings.standard,
-                notify=services.notify,
-            )
-        finally:
-            services.close()
+        ticket = {
+            "ticket_id": "E-1",
+            "owner": str(Keypair().pubkey()),
+            "metadata": {"name": "Ticket", "symbol": "TIX", "uri": "https://t.example/1"},
+        }
+        enqueue(stack, [ticket])
         stack.start_workers(processes=1, threads=2)
         assert stack.wait_until_resolved(["E-1"], timeout=60) == {"E-1": "failed"}, (
             stack.worker_logs()[-3000:]
