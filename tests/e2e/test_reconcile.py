@@ -41,9 +41,11 @@ def sql(stack: Stack, statement: str, *params) -> None:
         conn.execute(statement, params)
 
 
-def row(stack: Stack, ticket_id: str) -> dict:
+def row(stack: Stack, key: str, *, table: str = "nft_mints") -> dict:
+    """One ledger row as a dict: a mint by ticket id, or (``table="nft_transfers"``) a transfer."""
+    column = {"nft_mints": "ticket_id", "nft_transfers": "transfer_id"}[table]
     with psycopg.connect(stack.database_url) as conn:
-        cur = conn.execute("SELECT * FROM nft_mints WHERE ticket_id = %s", (ticket_id,))
+        cur = conn.execute(f"SELECT * FROM {table} WHERE {column} = %s", (key,))
         return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
 
 

@@ -11,15 +11,13 @@ from solders.keypair import Keypair
 from solders.signature import Signature
 
 from scripts.stack import Stack
-from tests.e2e.test_reconcile import found, reconcile, sql
+from tests.e2e.test_reconcile import found, reconcile, row, sql
 from tests.e2e.test_reconcile import stack as stack  # the fixture, under its own name
 from tests.e2e.test_transfer_pipeline import claim, holdings, mint_to_custody, wait_transfers
 
 
 def transfer(stack: Stack, transfer_id: str) -> dict:
-    with psycopg.connect(stack.database_url) as conn:
-        cur = conn.execute("SELECT * FROM nft_transfers WHERE transfer_id = %s", (transfer_id,))
-        return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+    return row(stack, transfer_id, table="nft_transfers")
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from actors.transfers import TRANSFERS, TransferSigner, enqueue_transfer, proces
 from minter.keys import Payer
 from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
-from minter.rpc import ChainClient, RetryPolicy
+from minter.rpc import ChainClient
 from tests.e2e.test_mint_pipeline import enqueue
+from tests.fixtures.validator import impatient_chain
 
 SECRET = b"a" * 32
 SLOT_MS = 5  # a blockhash lasts 150 slots: 0.75 s
@@ -52,10 +53,7 @@ def payer(fast_url) -> Keypair:
 
 @pytest.fixture
 def chain(fast_url):
-    client = ChainClient(fast_url, retry=RetryPolicy(attempts=2, deadline=1.0), timeout=2.0)
-    yield client
-    admin.set_faults(fast_url)
-    client.close()
+    yield from impatient_chain(fast_url)
 
 
 @pytest.fixture

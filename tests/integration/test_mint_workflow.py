@@ -18,6 +18,7 @@ from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
 from minter.nft import parse_mint_request, verify_minted
 from minter.rpc import ChainClient, RetryPolicy
+from tests.fixtures.validator import impatient_chain
 
 SECRET = b"k" * 32
 
@@ -30,10 +31,7 @@ def fast_url():
 
 @pytest.fixture
 def chain(fast_url):
-    client = ChainClient(fast_url, retry=RetryPolicy(attempts=2, deadline=1.0), timeout=2.0)
-    yield client
-    admin.set_faults(fast_url)
-    client.close()
+    yield from impatient_chain(fast_url)
 
 
 @pytest.fixture
