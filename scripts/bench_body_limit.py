@@ -4,8 +4,9 @@
         [--middleware streaming|buffering|both]
 
 Each run starts a real uvicorn subprocess serving a small app (a POST route that reads the
-body) behind the 64 KiB limit: ``streaming`` is :class:`actors.body_limit.BodyLimit`,
-``buffering`` the ``@app.middleware("http")`` it replaces in ``actors/api.py`` (reads a chunked
+body) behind the 64 KiB limit: ``streaming`` is
+:class:`actors.entrypoints.http.body_limit.BodyLimit`, ``buffering`` the
+``@app.middleware("http")`` it replaced in the API (reads a chunked
 body in full, then compares). The real ``minter api`` needs Postgres, Redis and a validator
 and its routes never see a refused body, so this app stands in for it. A small request warms
 the server up, then a raw socket client sends the chunked body, checking for an answer between
@@ -30,8 +31,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from actors.body_limit import DEFAULT_MAX_BODY, BodyLimit
-from scripts.local_services import free_port
+from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from devtools.local_services import free_port
 
 DEFAULT_MB = 50
 DEFAULT_CHUNK_KIB = 64

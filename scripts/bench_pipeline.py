@@ -24,15 +24,15 @@ from pathlib import Path
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 
+from devtools.stack import Stack
 from minter.keys import Payer
 from minter.nft import build_mint_transaction, parse_mint_request
 from minter.nft.transaction import rent_exempt
-from scripts.stack import Stack
 
 FEE = 5000
 COMPONENTS = (
     ("validator", "minter.localnet"),
-    ("workers", "actors.cli worker"),
+    ("workers", "actors.entrypoints.cli worker"),
     ("postgres", "postgres"),
     ("redis", "redis-server"),
 )
@@ -74,9 +74,9 @@ def ceiling(n: int) -> float:
 
 
 def enqueue_all(stack: Stack, items: list[dict], *, rate: float | None = None):
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
-    from actors.enqueue import enqueue_mints
+    from actors.infra import config as cfg
+    from actors.infra.bootstrap import build_services
+    from actors.workflows.intake import enqueue_mints
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
     services = build_services(settings, chain=False)

@@ -20,10 +20,10 @@ from pathlib import Path
 from solders.keypair import Keypair
 from solders.signature import Signature
 
+from devtools.stack import Stack
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
 from minter.rpc import ChainClient
-from scripts.stack import Stack
 
 COMPUTE_UNITS = 80_000  # name/symbol/uri only: about 48k measured
 
@@ -38,9 +38,9 @@ def request(i: int) -> dict:
 
 
 def record_intents(stack: Stack, items: list[dict]) -> None:
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
-    from actors.enqueue import enqueue_mints
+    from actors.infra import config as cfg
+    from actors.infra.bootstrap import build_services
+    from actors.workflows.intake import enqueue_mints
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + ("MINT_KEY_SECRET",))
     services = build_services(settings, chain=False, broker=False)
@@ -59,7 +59,7 @@ def record_intents(stack: Stack, items: list[dict]) -> None:
 def mint_on_chain(stack: Stack, items: list[dict], threads: int) -> list[str]:
     chain = ChainClient(stack.rpc_url, skip_preflight=True, blockhash_ttl=1.0)
     payer = Payer(stack.payer)
-    from actors import settings as cfg
+    from actors.infra import config as cfg
 
     secret = cfg.load_settings(stack.env, require=("MINT_KEY_SECRET",)).mint_key_secret
     done, lock = [0], threading.Lock()

@@ -25,7 +25,7 @@ import time
 import httpx
 from solders.keypair import Keypair
 
-from scripts.stack import DEFAULT_WAIT, TERMINAL, Stack
+from devtools.stack import DEFAULT_WAIT, TERMINAL, Stack
 
 METAPLEX_PROGRAM = "metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s"
 DEFAULT_TICKETS = 12
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    from actors.commands import format_table
+    from actors.entrypoints.cli.mints import format_table
 
     sys.stdout.reconfigure(line_buffering=True)  # lines show up at once through a pipe too
     signal.signal(signal.SIGINT, _on_stop_signal)

@@ -5,14 +5,15 @@
 
 Starts the embedded validator (with the Token Metadata program from ``MPL_TOKEN_METADATA_SO``
 when it is set; Metaplex is skipped with a message when it is not), funds a fresh payer, and
-mints N tickets of each standard with the service's own builder (``actors.minting.build_signed``:
+mints N tickets of each standard with the service's own builder
+(``actors.workflows.mints.build_signed``:
 compute budget from a simulation, as the workers do), the demo's metadata (event, venue and seat
 set, as ``scripts/demo.py`` mints them), and then N more with the longest metadata the intake
 accepts. Per ticket, from the landed transaction: the payer's balance change (rent + fees), the
 transaction fee, the rent-exempt minimum of the accounts it created, what the payer lost beyond
 both (Token Metadata's protocol fee), the transaction's size and compute units. Prints min /
 mean / max over N, beside the payer's balance change over the whole run; asserts nothing.
-``actors.health.KNOWN_COST`` is set from these figures.
+``actors.workflows.health.KNOWN_COST`` is set from these figures.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from solana.rpc.api import Client
 from solders.keypair import Keypair
 from solders.signature import Signature
 
-from actors.minting import MintSigner, build_signed
+from actors.workflows.mints import MintSigner, build_signed
 from minter.keys import Payer, derive_mint_keypair
 from minter.localnet.process import LocalnetProcess
 from minter.nft import parse_mint_request

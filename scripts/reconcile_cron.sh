@@ -24,7 +24,7 @@ fi
 
 out="$report_dir/reconcile-$(date -u +%Y%m%dT%H%M%SZ).json"
 set +e
-# shellcheck disable=SC2086  # MINTER may be "python -m actors.cli"
+# shellcheck disable=SC2086  # MINTER may be "python -m actors.entrypoints.cli"
 $minter reconcile "${flags[@]}" >"$out.tmp" 2>"$out.err"
 code=$?
 set -e

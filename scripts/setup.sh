@@ -13,7 +13,7 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
 
 # PostgreSQL 15 (initdb, pg_ctl) must be on PATH; Redis is installed from Debian when missing.
-.venv/bin/python -c "from scripts.local_services import ensure_redis_server as e; e()"
+.venv/bin/python -c "from devtools.local_services import ensure_redis_server as e; e()"
 
 # Node packages of the tests that run official JS clients, from their lockfiles.
 if command -v npm >/dev/null 2>&1; then

@@ -4,4 +4,5 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 .venv/bin/ruff check .
+.venv/bin/lint-imports  # the layering of DESIGN.md: pyproject.toml, [tool.importlinter]
 exec .venv/bin/pytest "$@"

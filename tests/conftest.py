@@ -1,7 +1,7 @@
-"""Session-wide fixtures live in tests/fixtures/; each module owns one kind of service."""
+"""Session-wide fixtures live in tests/support/; each module owns one kind of service."""
 
 pytest_plugins = [
-    "tests.fixtures.services",
-    "tests.fixtures.validator",
-    "tests.fixtures.ledger",
+    "tests.support.services",
+    "tests.support.validator",
+    "tests.support.ledger",
 ]

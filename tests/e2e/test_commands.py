@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from solders.keypair import Keypair
-
-from scripts.stack import Stack
-from tests.e2e.test_mint_pipeline import FAST
-
-
-@pytest.fixture
-def stack(postgres, redis_url, redis_server, localnet):
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=FAST) as s:
-        yield s
 
 
 def test_enqueue_csv_then_status(stack, tmp_path, localnet):

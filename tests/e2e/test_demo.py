@@ -292,8 +292,8 @@ def test_stay_up_serves_the_curl_line_and_ctrl_c_stops_everything(tmp_path):
         ]
         assert len(postmaster) == 1, postmaster
         started = _started_by(demo.pid, also_sessions={os.getsid(postmaster[0])})
-        api = [p for p in started if _cmdline(p)[2:4] == ["actors.cli", "api"]]
-        workers = [p for p in started if _cmdline(p)[2:4] == ["actors.cli", "worker"]]
+        api = [p for p in started if _cmdline(p)[2:4] == ["actors.entrypoints.cli", "api"]]
+        workers = [p for p in started if _cmdline(p)[2:4] == ["actors.entrypoints.cli", "worker"]]
         assert len(api) == 1 and len(workers) >= 2, started
         assert os.getsid(api[0]) not in (os.getsid(demo.pid), os.getsid(workers[0]))
 

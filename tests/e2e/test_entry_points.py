@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from solders.keypair import Keypair
 
-from scripts.stack import Stack
-from tests.e2e.test_mint_pipeline import FAST, enqueue
+from devtools.stack import Stack
+from tests.e2e.helpers import FAST, enqueue
 
 JWT_SECRET = "j" * 40
 OWNER = str(Keypair().pubkey())
@@ -98,8 +98,8 @@ def stack(postgres, redis_server, _localnet_session):
 
 @pytest.fixture(scope="module")
 def api(stack):
-    from actors import settings as cfg
-    from actors.api import build_app
+    from actors.entrypoints.http.app import build_app
+    from actors.infra import config as cfg
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
     token = jwt.encode({"sub": "t", "exp": int(time.time()) + 600}, JWT_SECRET, algorithm="HS256")

@@ -13,12 +13,17 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from devtools.local_services import free_port
+from devtools.stack import ROOT, Stack
 from minter.keys import write_keypair_file
-from scripts.local_services import free_port
-from scripts.stack import ROOT, Stack
-from tests.e2e.test_mint_pipeline import FAST, enqueue, requests_for
-from tests.e2e.test_reconcile import move_outside_the_ledger
-from tests.e2e.test_transfer_pipeline import claim, wait_transfers
+from tests.e2e.helpers import (
+    FAST,
+    claim,
+    enqueue,
+    move_outside_the_ledger,
+    requests_for,
+    wait_transfers,
+)
 
 CRON = str(ROOT / "scripts" / "reconcile_cron.sh")
 
@@ -39,7 +44,7 @@ def stack(postgres, redis_server, _localnet_session):
 
 def run(stack: Stack, *argv: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "actors.cli", *argv],
+        [sys.executable, "-m", "actors.entrypoints.cli", *argv],
         env={**stack.env, **env},
         cwd=ROOT,
         capture_output=True,
@@ -51,7 +56,7 @@ def run(stack: Stack, *argv: str, **env: str) -> subprocess.CompletedProcess:
 def cron(stack: Stack, tmp_path, **env: str) -> subprocess.CompletedProcess:
     env = {
         **stack.env,
-        "MINTER": f"{sys.executable} -m actors.cli",
+        "MINTER": f"{sys.executable} -m actors.entrypoints.cli",
         "RECONCILE_REPORT_DIR": str(tmp_path),
         **env,
     }

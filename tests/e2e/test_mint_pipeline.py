@@ -14,56 +14,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from scripts.stack import Stack
-
-FAST = {
-    "MINT_SEND_RATE": "1000",
-    "MINT_PENDING_AGE": "3",
-    "MINT_SWEEP_INTERVAL": "1",
-    "SOLANA_RPC_TIMEOUT": "2",
-}
-
-
-def requests_for(n: int, prefix: str, *, owners: list[str] | None = None) -> list[dict]:
-    owners = owners or [str(Keypair().pubkey()) for _ in range(n)]
-    return [
-        {
-            "ticket_id": f"{prefix}-{i:05d}",
-            "owner": owners[i],
-            "standard": "token2022",
-            "event_id": "E-7",
-            "venue_id": "V-3",
-            "seat": f"S{i}",
-            "metadata": {"name": f"Ticket {i}", "symbol": "TIX", "uri": f"https://t.example/{i}"},
-        }
-        for i in range(n)
-    ]
-
-
-@pytest.fixture
-def stack(postgres, redis_url, redis_server, localnet):
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=FAST) as s:
-        yield s
-
-
-def enqueue(stack: Stack, items: list[dict], **kw):
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
-    from actors.enqueue import enqueue_mints
-
-    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
-    services = build_services(settings, chain=False)
-    try:
-        return enqueue_mints(
-            items,
-            uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
-            default_standard=settings.standard,
-            notify=services.notify,
-            **kw,
-        )
-    finally:
-        services.close()
+from devtools.stack import Stack
+from tests.e2e.helpers import FAST, enqueue, requests_for
 
 
 def executed_ok(localnet) -> int:
@@ -252,8 +204,8 @@ def test_enqueue_command_names_the_field(stack):
 
 @pytest.mark.slow
 def test_rpc_unreachable_leaves_rows_pending_then_finishes(postgres, redis_url, redis_server):
+    from devtools.local_services import free_port
     from minter.localnet.process import LocalnetProcess
-    from scripts.local_services import free_port
 
     port = free_port()
     dead_url = f"http://127.0.0.1:{port}"

@@ -12,10 +12,9 @@ import psycopg
 import pytest
 from solders.keypair import Keypair
 
+from devtools.stack import Stack
 from minter.keys import load_keypair_file
-from scripts.stack import Stack
-from tests.e2e.test_mint_pipeline import FAST, enqueue, requests_for
-from tests.e2e.test_transfer_pipeline import claim, wait_transfers
+from tests.e2e.helpers import FAST, claim, enqueue, requests_for, wait_transfers
 
 # what issue 7 asks the store and /metrics to show (the enqueue counter lives in producers)
 REQUIRED = (
@@ -134,8 +133,8 @@ def test_workers_endpoint_exposes_the_same_series(run):
 def test_api_metrics_exposes_the_same_series(run):
     from fastapi.testclient import TestClient
 
-    from actors import settings as cfg
-    from actors.api import build_app
+    from actors.entrypoints.http.app import build_app
+    from actors.infra import config as cfg
 
     stack, _, _ = run
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)

@@ -7,46 +7,21 @@ import json
 import subprocess
 import sys
 
-import psycopg
 import pytest
-from solana.rpc.api import Client
-from solana.rpc.types import TxOpts
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
-from scripts.stack import ROOT, Stack
-from tests.e2e.test_mint_pipeline import FAST, enqueue, requests_for
-
-
-@pytest.fixture
-def stack(postgres, redis_url, redis_server, localnet):
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=FAST) as s:
-        yield s
-
-
-def reconcile(stack: Stack, *flags: str) -> tuple[int, dict]:
-    res = stack.minter("reconcile", "--json", *flags, check=False)
-    assert res.returncode in (0, 1) and res.stdout.startswith("{"), res.stderr[-2000:]
-    return res.returncode, json.loads(res.stdout)
-
-
-def found(report: dict) -> list[tuple[str, str, str]]:
-    return sorted((d["kind"], d["table"], d["key"]) for d in report["discrepancies"])
-
-
-def sql(stack: Stack, statement: str, *params) -> None:
-    with psycopg.connect(stack.database_url) as conn:
-        conn.execute(statement, params)
-
-
-def row(stack: Stack, key: str, *, table: str = "nft_mints") -> dict:
-    """One ledger row as a dict: a mint by ticket id, or (``table="nft_transfers"``) a transfer."""
-    column = {"nft_mints": "ticket_id", "nft_transfers": "transfer_id"}[table]
-    with psycopg.connect(stack.database_url) as conn:
-        cur = conn.execute(f"SELECT * FROM {table} WHERE {column} = %s", (key,))
-        return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+from devtools.stack import ROOT, Stack
+from tests.e2e.helpers import (
+    enqueue,
+    found,
+    move_outside_the_ledger,
+    reconcile,
+    requests_for,
+    row,
+    sql,
+)
 
 
 @pytest.fixture
@@ -113,29 +88,6 @@ def test_completed_row_whose_mint_never_landed(stack, minted, localnet):
     assert reconcile(stack)[0] == 0
 
 
-def move_outside_the_ledger(stack: Stack, mint: Pubkey, owner: Keypair, elsewhere: Pubkey):
-    """The holder moves the token on chain itself, as a wallet would: the ledger never hears."""
-    stack.fund(owner.pubkey(), 10_000_000)
-    client = Client(stack.rpc_url)
-    move = TicketTransfer(
-        mint=mint,
-        source_owner=owner.pubkey(),
-        destination_owner=elsewhere,
-        payer=owner.pubkey(),
-        token_program=TOKEN_PROGRAMS[stack.standard],
-        close_source=False,
-    )
-    tx = build_transfer_transaction(
-        move,
-        payer=owner,
-        source=owner,
-        recent_blockhash=client.get_latest_blockhash().value.blockhash,
-        compute_unit_limit=200_000,
-    )
-    sig = client.send_raw_transaction(bytes(tx), TxOpts(skip_confirmation=True)).value
-    client.confirm_transaction(sig, commitment="confirmed", sleep_seconds=0.05)
-
-
 def test_token_moved_on_chain_outside_the_ledger(stack, minted):
     ids, owners = minted
     owner, elsewhere = owners[1], Keypair().pubkey()
@@ -188,7 +140,7 @@ def test_what_the_chain_cannot_prove_stays_reported(stack, minted):
 def test_human_output_and_cron_script(stack, minted, tmp_path):
     res = stack.minter("reconcile", check=False)
     assert res.returncode == 0 and "ledger and chain agree" in res.stdout
-    env = {**stack.env, "MINTER": f"{sys.executable} -m actors.cli"}
+    env = {**stack.env, "MINTER": f"{sys.executable} -m actors.entrypoints.cli"}
     env["RECONCILE_REPORT_DIR"] = str(tmp_path)
     cron = [str(ROOT / "scripts" / "reconcile_cron.sh")]
     assert subprocess.run(cron, env=env, cwd=ROOT, capture_output=True).returncode == 0

@@ -10,10 +10,17 @@ import pytest
 from solders.keypair import Keypair
 from solders.signature import Signature
 
-from scripts.stack import Stack
-from tests.e2e.test_reconcile import found, reconcile, row, sql
-from tests.e2e.test_reconcile import stack as stack  # the fixture, under its own name
-from tests.e2e.test_transfer_pipeline import claim, holdings, mint_to_custody, wait_transfers
+from devtools.stack import Stack
+from tests.e2e.helpers import (
+    claim,
+    found,
+    holdings,
+    mint_to_custody,
+    reconcile,
+    row,
+    sql,
+    wait_transfers,
+)
 
 
 def transfer(stack: Stack, transfer_id: str) -> dict:

@@ -11,80 +11,9 @@ from solana.rpc.api import Client
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
-from spl.token.instructions import get_associated_token_address
 
-from scripts.stack import Stack
-from tests.e2e.test_mint_pipeline import FAST, enqueue, requests_for
-
-
-@pytest.fixture
-def stack(postgres, redis_url, redis_server, localnet):
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=FAST) as s:
-        yield s
-
-
-def mint_to_custody(stack: Stack, n: int, prefix: str):
-    custody = str(stack.payer.pubkey())
-    items = requests_for(n, prefix, owners=[custody] * n)
-    results = enqueue(stack, items)
-    ids = [i["ticket_id"] for i in items]
-    assert set(stack.wait_until_resolved(ids, timeout=300).values()) == {"completed"}
-    return ids, [r.mint_address for r in results]
-
-
-def claim(stack: Stack, transfers: list[tuple[str, str, str]], *, check: bool = True):
-    from actors import settings as cfg
-    from actors.bootstrap import build_services
-    from actors.transfers import TransferSigner, enqueue_transfer
-
-    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
-    services = build_services(settings, chain=False)
-    try:
-        return [
-            enqueue_transfer(
-                {"transfer_id": t, "ticket_id": k, "to": to},
-                uow_factory=services.uow_factory,
-                signer=TransferSigner(payer=settings.payer),
-                notify=services.notify_transfers,
-            )
-            for t, k, to in transfers
-        ]
-    finally:
-        services.close()
-
-
-def transfer_statuses(stack: Stack, ids) -> dict[str, str]:
-    import psycopg
-
-    with psycopg.connect(stack.database_url) as conn:
-        return dict(
-            conn.execute(
-                "SELECT transfer_id, status FROM nft_transfers WHERE transfer_id = ANY(%s)",
-                (list(ids),),
-            ).fetchall()
-        )
-
-
-def wait_transfers(stack: Stack, ids, timeout=300.0) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = transfer_statuses(stack, ids)
-        if all(v in ("completed", "failed") for v in st.values()) and len(st) == len(ids):
-            return st
-        if time.monotonic() > deadline:
-            return st
-        time.sleep(0.25)
-
-
-def holdings(url: str, owner: str, mint: str) -> tuple[int, bool]:
-    """(amount the owner's token account holds, whether that account exists)."""
-    ata = get_associated_token_address(
-        Pubkey.from_string(owner), Pubkey.from_string(mint), TOKEN_2022_PROGRAM_ID
-    )
-    acc = Client(url).get_account_info(ata).value
-    if acc is None:
-        return 0, False
-    return int.from_bytes(bytes(acc.data)[64:72], "little"), True
+from devtools.stack import Stack
+from tests.e2e.helpers import claim, holdings, mint_to_custody, wait_transfers
 
 
 def assert_claimed_once(stack: Stack, mints, buyers, ids):
@@ -133,7 +62,7 @@ def test_100_claims_from_custody(stack, localnet):
     assert not any(r.created for r in again)
     assert localnet.stats()["send_requests"] == sends
 
-    from actors.errors import IntentConflict
+    from actors.infra.errors import IntentConflict
 
     with pytest.raises(IntentConflict):
         claim(stack, [(ids[0], tickets[0], str(Keypair().pubkey()))])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import jwt
@@ -10,19 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from solders.keypair import Keypair
 
-from scripts.stack import Stack
-
-JWT_SECRET = secrets.token_hex(32)
-
-
-def token(secret: str = JWT_SECRET, *, alg: str = "HS256", exp: float | None = None, **claims):
-    payload = {"sub": "ticket-service", "exp": int(exp if exp is not None else time.time() + 60)}
-    payload.update(claims)
-    return jwt.encode(payload, secret, algorithm=alg)
-
-
-def auth(tok: str) -> dict:
-    return {"Authorization": f"Bearer {tok}"}
+from devtools.stack import Stack
+from tests.support.tokens import JWT_SECRET, auth, token
 
 
 @pytest.fixture
@@ -34,8 +22,8 @@ def stack(postgres, redis_url, redis_server, localnet):
 
 @pytest.fixture
 def api(stack):
-    from actors import settings as cfg
-    from actors.api import build_app
+    from actors.entrypoints.http.app import build_app
+    from actors.infra import config as cfg
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
     with TestClient(build_app(settings)) as client:
@@ -179,9 +167,9 @@ def test_ready_and_balance(api, stack):
 
 
 def test_ready_names_what_is_not_ready(stack):
-    from actors import settings as cfg
-    from actors.api import build_app
-    from scripts.local_services import free_port
+    from actors.entrypoints.http.app import build_app
+    from actors.infra import config as cfg
+    from devtools.local_services import free_port
 
     env = {**stack.env, "SOLANA_RPC_URL": f"http://127.0.0.1:{free_port()}"}
     settings = cfg.load_settings(env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)

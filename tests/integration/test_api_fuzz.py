@@ -31,9 +31,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from solders.keypair import Keypair
 
-from scripts.local_services import free_port
-from scripts.stack import Stack
-from tests.integration.test_api import JWT_SECRET, token
+from devtools.local_services import free_port
+from devtools.stack import Stack
+from tests.support.tokens import JWT_SECRET, token
 
 EXAMPLES_WITH_TOKEN = 50
 EXAMPLES_WITHOUT = 15
@@ -76,8 +76,8 @@ def served(postgres, redis_server, _localnet_session):
     """The API under uvicorn on 127.0.0.1; yields its base URL."""
     import uvicorn
 
-    from actors import settings as cfg
-    from actors.api import build_app
+    from actors.entrypoints.http.app import build_app
+    from actors.infra import config as cfg
 
     client = redis.Redis.from_url(redis_server.url())
     client.flushall()  # as the redis_url fixture does: nothing left over from other tests

@@ -19,16 +19,17 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from sqlalchemy import text
 
-from actors.enqueue import enqueue_mints
-from actors.minting import MINTS, MintSigner, confirm_submitted, process_mint, sweep
-from actors.reconcile import reconcile
-from actors.transfers import TRANSFERS, TransferSigner, enqueue_transfer, process_transfer
+from actors.workflows.intake import enqueue_mints
+from actors.workflows.lifecycle import confirm_submitted, sweep
+from actors.workflows.mints import MINTS, MintSigner, process_mint
+from actors.workflows.reconcile import reconcile
+from actors.workflows.transfers import TRANSFERS, TransferSigner, enqueue_transfer, process_transfer
 from minter.keys import Payer
 from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
 from minter.rpc import ChainClient
-from tests.e2e.test_mint_pipeline import enqueue
-from tests.fixtures.validator import impatient_chain
+from tests.e2e.helpers import enqueue
+from tests.support.validator import impatient_chain
 
 SECRET = b"a" * 32
 SLOT_MS = 5  # a blockhash lasts 150 slots: 0.75 s
@@ -182,7 +183,7 @@ def test_a_rebroadcast_keeps_the_first_send_time_and_fills_a_missing_one(
     assert process_mint("A-2", uow_factory=uow_factory, chain=chain, signer=signer) == "submitted"
     (first,) = attempts_of(uow_factory, "mint", "A-2")
     assert first.sent_at is not None
-    assert confirm_submitted(uow_factory=uow_factory, chain=chain).rebroadcast == 1
+    assert confirm_submitted(uow_factory=uow_factory, chain=chain, kind=MINTS).rebroadcast == 1
     (again,) = attempts_of(uow_factory, "mint", "A-2")
     assert again.sent_at == first.sent_at
     # a worker that died between the persist commit and its send left sent_at NULL
@@ -192,7 +193,7 @@ def test_a_rebroadcast_keeps_the_first_send_time_and_fills_a_missing_one(
             {"s": first.signature},
         )
         uow.commit()
-    assert confirm_submitted(uow_factory=uow_factory, chain=chain).rebroadcast == 1
+    assert confirm_submitted(uow_factory=uow_factory, chain=chain, kind=MINTS).rebroadcast == 1
     (filled,) = attempts_of(uow_factory, "mint", "A-2")
     assert filled.sent_at is not None and filled.sent_at > first.sent_at
 
@@ -282,7 +283,7 @@ def test_the_worker_reads_the_cap_and_fails_the_ticket(postgres, redis_url, redi
     that refuses every send: the ticket fails after exactly three attempts and stays failed."""
     import psycopg
 
-    from scripts.stack import Stack
+    from devtools.stack import Stack
 
     env = {
         "MINT_MAX_ATTEMPTS": "3",

@@ -1,7 +1,8 @@
 """The body limit under a real uvicorn server: oversized bodies are refused while they stream.
 
 A small FastAPI app (a POST route that echoes the size and hash of its body) runs behind
-:class:`actors.body_limit.BodyLimit` in a uvicorn server on a free loopback port, in a thread.
+:class:`actors.entrypoints.http.body_limit.BodyLimit` in a uvicorn server on a free loopback
+port, in a thread.
 A raw socket client sends chunked bodies and looks for an answer between chunks, as a server
 that answers early and closes would make a naive client fail on write. The last tests drive the
 middleware directly, for what no HTTP/1.1 parser lets through and for how much it reads.
@@ -20,9 +21,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
-from actors.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from devtools.local_services import free_port
 from scripts.bench_body_limit import body_chunks, post_chunked
-from scripts.local_services import free_port
 
 LIMIT = DEFAULT_MAX_BODY
 BIG = 50_000_000  # bytes: a body the server must never hold

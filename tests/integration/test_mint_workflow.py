@@ -10,15 +10,16 @@ from solana.rpc.api import Client
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from actors.enqueue import enqueue_mints
-from actors.minting import MintSigner, confirm_submitted, process_mint
+from actors.workflows.intake import enqueue_mints
+from actors.workflows.lifecycle import confirm_submitted
+from actors.workflows.mints import MINTS, MintSigner, process_mint
 from minter.errors import TransientRpcError
 from minter.keys import Payer
 from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
 from minter.nft import parse_mint_request, verify_minted
 from minter.rpc import ChainClient, RetryPolicy
-from tests.fixtures.validator import impatient_chain
+from tests.support.validator import impatient_chain
 
 SECRET = b"k" * 32
 
@@ -66,7 +67,7 @@ def ticket(uow_factory, ticket_id: str, *, secret: bytes = SECRET):
 def confirm_until(uow_factory, chain, ticket_id, status, *, notify=None, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        confirm_submitted(uow_factory=uow_factory, chain=chain, notify=notify)
+        confirm_submitted(uow_factory=uow_factory, chain=chain, kind=MINTS, notify=notify)
         with uow_factory() as uow:
             row = uow.mints.get(ticket_id)
         if row.status == status:
@@ -104,7 +105,7 @@ def test_unseen_send_is_rebroadcast_with_the_same_bytes(uow_factory, chain, sign
     with uow_factory() as uow:
         first = uow.mints.get("W-2")
     admin.set_faults(fast_url)
-    stats = confirm_submitted(uow_factory=uow_factory, chain=chain)
+    stats = confirm_submitted(uow_factory=uow_factory, chain=chain, kind=MINTS)
     assert stats.rebroadcast == 1 and stats.rebuilt == 0
     row = confirm_until(uow_factory, chain, "W-2", "completed")
     assert (row.signature, row.signed_tx) == (first.signature, first.signed_tx)
@@ -122,7 +123,7 @@ def test_expired_unseen_is_rebuilt_at_the_same_mint_address(uow_factory, chain, 
         time.sleep(0.1)
     admin.set_faults(fast_url)
     woken: list[str] = []
-    stats = confirm_submitted(uow_factory=uow_factory, chain=chain, notify=woken.extend)
+    stats = confirm_submitted(uow_factory=uow_factory, chain=chain, kind=MINTS, notify=woken.extend)
     assert (stats.rebuilt, woken) == (1, ["W-3"])
     with uow_factory() as uow:
         assert uow.mints.get("W-3").status == "pending"
@@ -146,7 +147,7 @@ def test_changed_secret_refuses_to_sign(uow_factory, chain, signer, fast_url):
 
 
 def test_rpc_down_leaves_the_row_pending(uow_factory, signer):
-    from scripts.local_services import free_port
+    from devtools.local_services import free_port
 
     dead = ChainClient(f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=2))
     ticket(uow_factory, "W-5")

@@ -10,7 +10,7 @@ from solana.rpc.api import Client
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from actors.minting import MintSigner, build_signed
+from actors.workflows.mints import MintSigner, build_signed
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import parse_mint_request, verify_minted
 from minter.nft.decode import decode_master_edition, decode_metaplex_metadata

@@ -2,10 +2,10 @@
 
 import pytest
 
-from actors.bootstrap import Tuning
-from actors.commands import format_table, read_csv
-from actors.errors import SettingsError
-from actors.tuning import tuning_from_env
+from actors.entrypoints.cli.mints import format_table, read_csv
+from actors.infra.bootstrap import Tuning
+from actors.infra.errors import SettingsError
+from actors.infra.tuning import tuning_from_env
 
 
 def test_tuning_defaults_and_overrides():

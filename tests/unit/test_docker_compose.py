@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from actors import settings as cfg
-from actors.cli import build_parser
+from actors.entrypoints.cli.main import build_parser
+from actors.infra import config as cfg
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_image_entrypoint_is_the_console_command():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["minter"]' in dockerfile
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'minter = "actors.cli:main"' in pyproject
+    assert 'minter = "actors.entrypoints.cli.main:main"' in pyproject
 
 
 @pytest.mark.parametrize("service", ["migrate", "worker", "api"])

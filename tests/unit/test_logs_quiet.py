@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from actors.logs import DEFAULT_QUIET_LOGGERS, configure_logging
+from actors.infra.logs import DEFAULT_QUIET_LOGGERS, configure_logging
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +36,7 @@ def rendered(capsys) -> list[dict]:
 def emit_requests() -> None:
     logging.getLogger("httpx").info('HTTP Request: POST http://127.0.0.1:8899 "HTTP/1.1 200 OK"')
     logging.getLogger("uvicorn.access").info('127.0.0.1:5000 - "GET /balance HTTP/1.1" 200')
-    logging.getLogger("actors.health").info("balance_read")
+    logging.getLogger("actors.workflows.health").info("balance_read")
 
 
 def test_request_lines_are_not_rendered_at_info(capsys):
@@ -46,7 +46,7 @@ def test_request_lines_are_not_rendered_at_info(capsys):
     logging.getLogger("httpx").warning("connection pool is full")
     events = [(e["logger"], e["event"]) for e in rendered(capsys)]
     assert events == [
-        ("actors.health", "balance_read"),
+        ("actors.workflows.health", "balance_read"),
         ("dramatiq.cli", "Worker process is ready for action."),  # lifecycle lines are kept
         ("httpx", "connection pool is full"),
     ]
@@ -57,12 +57,16 @@ def test_log_level_debug_renders_them(capsys, monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     configure_logging(fmt="json")
     emit_requests()
-    assert [e["logger"] for e in rendered(capsys)] == ["httpx", "uvicorn.access", "actors.health"]
+    assert [e["logger"] for e in rendered(capsys)] == [
+        "httpx",
+        "uvicorn.access",
+        "actors.workflows.health",
+    ]
 
 
 def test_a_level_above_warning_holds_for_libraries_too(capsys, monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "ERROR")
     configure_logging(fmt="json")
     logging.getLogger("httpx").warning("connection pool is full")
-    logging.getLogger("actors.api").error("boom")
+    logging.getLogger("actors.entrypoints.http.app").error("boom")
     assert [e["event"] for e in rendered(capsys)] == ["boom"]

@@ -2,10 +2,10 @@
 
 import pytest
 
-from actors.bootstrap import Tuning
-from actors.errors import SettingsError
-from actors.minting import DEFAULT_MAX_ATTEMPTS
-from actors.tuning import tuning_from_env
+from actors.infra.bootstrap import Tuning
+from actors.infra.errors import SettingsError
+from actors.infra.tuning import tuning_from_env
+from actors.workflows.lifecycle import DEFAULT_MAX_ATTEMPTS
 
 
 def test_default_is_the_workflows_default():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from actors.reporter import SERVICE_NAME, rows_from
+from actors.workflows.report import SERVICE_NAME, rows_from
 
 
 def test_counters_and_histograms_become_legacy_rows():

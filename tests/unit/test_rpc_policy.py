@@ -73,7 +73,7 @@ def test_simulation_result_shape_is_what_the_policy_reads():
 
 
 def test_only_the_payers_own_shortage_waits_for_funding():
-    from actors.minting import payer_problem
+    from actors.workflows.lifecycle import payer_problem
 
     assert payer_problem("TransactionErrorInsufficientFundsForFee")
     assert payer_problem("TransactionErrorInsufficientFundsForRent {\n    account_index: 0,\n}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from actors.errors import SettingsError
-from actors.settings import ALL_VARIABLES, CHAIN, DATABASE, QUEUE, load_settings
+from actors.infra.config import ALL_VARIABLES, CHAIN, DATABASE, QUEUE, load_settings
+from actors.infra.errors import SettingsError
 from minter.keys import write_keypair_file
 
 GOOD_SECRET = "s" * 40
@@ -122,7 +122,7 @@ def test_secrets_never_in_repr(good_env, keypair_path):
 def test_command_line_prints_one_line_naming_the_variable(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     res = subprocess.run(
-        [sys.executable, "-m", "actors.cli", "migrate"],
+        [sys.executable, "-m", "actors.entrypoints.cli", "migrate"],
         env=env,
         capture_output=True,
         text=True,

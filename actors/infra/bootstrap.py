@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors import metrics
-from actors.settings import Settings
+from actors.infra import metrics
+from actors.infra.broker import TRANSFER_QUEUE, make_broker, notifier
+from actors.infra.config import Settings
+from actors.infra.logs import register_settings_secrets
 from ledger.db import make_engine, make_session_factory
 from ledger.unit_of_work import UnitOfWork
 from minter.rpc import ChainClient, RetryPolicy
@@ -35,7 +37,7 @@ class Tuning:
     confirm_interval: float = 0.25  # seconds between confirmer passes
     sweep_interval: float = 5.0
     # signed transactions per row before the last one expiring unseen fails it (the confirmer)
-    max_attempts: int = 20  # actors.minting.DEFAULT_MAX_ATTEMPTS
+    max_attempts: int = 20  # actors.workflows.mints.DEFAULT_MAX_ATTEMPTS
 
 
 @dataclass
@@ -48,7 +50,6 @@ class Services:
     broker: Any = None
     notify: Any = None  # wakes mint workers for ticket ids (Redis messages)
     notify_transfers: Any = None  # wakes transfer workers for transfer ids
-    actors: Any = None
 
     def close(self) -> None:
         if self.chain is not None:
@@ -64,10 +65,8 @@ def build_services(
     database: bool = True,
     chain: bool = True,
     broker: bool = True,
-    workers: bool = False,
 ) -> Services:
-    """Build what a command needs: ``workers`` also declares the actors (worker processes)."""
-    from actors.logs import register_settings_secrets
+    """Build what a command needs (the worker's entry point declares its actors on ``broker``)."""
 
     register_settings_secrets(settings)  # the last guard: cut from any log line
     tuning = tuning or Tuning()
@@ -87,21 +86,12 @@ def build_services(
             on_fault=metrics.rpc_fault,
             on_call=metrics.rpc_call,
         )
-    if broker or workers:
-        from actors.tasks import (
-            TRANSFER_QUEUE,
-            make_broker,
-            notifier,
-            register_actors,
-        )
-
+    if broker:
         services.broker = make_broker(settings.redis_url)
         services.notify = notifier(services.broker)
         services.notify_transfers = notifier(
             services.broker, queue=TRANSFER_QUEUE, actor="transfer_ticket"
         )
-        if workers:
-            services.actors = register_actors(services.broker, services)
     return services
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from actors.bootstrap import Tuning
-from actors.errors import SettingsError
+from actors.infra.bootstrap import Tuning
+from actors.infra.errors import SettingsError
 
 TUNING_VARIABLES = {
     "MINT_SEND_RATE": ("send_rate", int),  # sends per second across all workers

@@ -1,14 +1,14 @@
-"""Steps 2–8 of the exactly-once protocol for mints (DESIGN.md).
+"""The submit / confirm / sweep lifecycle that mints and transfers share (DESIGN.md, steps 3-8).
 
-* :func:`process_mint`: claim a ``pending`` row, derive the mint key, build and sign, persist
-  signature, bytes and ``last_valid_block_height`` as ``submitted``, commit, then send once.
+* :func:`persist_submitted`: signature, bytes and last valid height committed before any send;
+  :func:`record_sent` after it.
 * :func:`confirm_submitted`: resolve many ``submitted`` rows with one getSignatureStatuses call;
-  rebroadcast the same bytes while the blockhash is valid; after it expired, complete if the mint
-  account exists, otherwise put the row back to ``pending`` for a rebuild (same mint address),
-  or fail it when that was its last allowed attempt (``max_attempts``).
-* :func:`sweep`: re-enqueue stale ``pending`` rows, so a lost message only delays a mint.
+  rebroadcast the same bytes while the blockhash is valid; after it expired, complete if it
+  happened on chain, otherwise put the row back to ``pending`` for a rebuild, or fail it once
+  ``max_attempts`` signed transactions have all expired unseen.
+* :func:`sweep`: re-enqueue stale ``pending`` rows, so a lost message only delays the work.
 
-Every workflow takes its collaborators as arguments; the actors in ``actors.tasks`` stay thin.
+A :class:`Kind` says what differs between mints and transfers.
 """
 
 from __future__ import annotations
@@ -18,41 +18,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import structlog
-from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from actors import metrics
-from minter.errors import ValidationError
-from minter.keys import Payer, derive_mint_keypair
-from minter.nft import build_mint_transaction, parse_mint_request
+from actors.infra import metrics
 from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
+
+
 DEFAULT_PENDING_AGE = timedelta(seconds=30)
+
+
 # signed transactions per ticket (or transfer); when the last has expired unseen, the row fails
 DEFAULT_MAX_ATTEMPTS = 20
+
+
 DEFAULT_CU_MARGIN = 1.15
+
+
 DEFAULT_CU_FLOOR = 20_000
+
+
 SIMULATION_CU_LIMIT = 1_400_000
+
+
 _LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
-
-log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class MintSigner:
-    """What signing a mint needs: the payer, the mint-key secret and the fee policy."""
-
-    payer: Payer
-    mint_secret: bytes = field(repr=False)
-    compute_unit_price: int | None = None
-    cu_margin: float = DEFAULT_CU_MARGIN
-
-
-# ---------------------------------------------------------------------------------------------
-# build
 
 
 def sized_transaction(build: Callable, *, chain: ChainClient, margin: float = DEFAULT_CU_MARGIN):
@@ -61,80 +51,6 @@ def sized_transaction(build: Callable, *, chain: ChainClient, margin: float = DE
     if sim.err is not None:
         raise TransactionRejected(sim.err, sim.logs)
     return build(max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin)))
-
-
-def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
-    """A signed mint transaction and its last valid block height."""
-    blockhash, last_valid = chain.latest_blockhash()
-
-    def build(units: int):
-        return build_mint_transaction(
-            req,
-            payer=signer.payer,
-            mint=mint,
-            recent_blockhash=blockhash,
-            compute_unit_limit=units,
-            compute_unit_price=signer.compute_unit_price,
-        )
-
-    return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
-
-
-# ---------------------------------------------------------------------------------------------
-# step 2–3: claim, sign, persist, send
-
-
-def process_mint(
-    ticket_id: str, *, uow_factory: Callable, chain: ChainClient, signer: MintSigner
-) -> str:
-    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened."""
-    bound = log.bind(ticket_id=ticket_id)
-    with uow_factory() as uow:
-        row = uow.mints.claim_pending(ticket_id)
-        if row is None:
-            return "skipped"  # not pending any more, or another worker holds it
-        bound = bound.bind(mint_address=row.mint_address)
-        mint = derive_mint_keypair(signer.mint_secret, ticket_id)
-        if str(mint.pubkey()) != row.mint_address:
-            uow.mints.mark_failed(
-                ticket_id,
-                expected="pending",
-                reason="derived mint key does not match the recorded mint address "
-                "(MINT_KEY_SECRET changed); refusing to sign",
-            )
-            uow.commit()
-            bound.error("mint_key_mismatch")
-            return "failed"
-        try:
-            req = parse_mint_request(row.payload, default_standard=row.standard)
-        except ValidationError as exc:
-            uow.mints.mark_failed(ticket_id, expected="pending", reason=f"invalid request: {exc}")
-            uow.commit()
-            return "failed"
-        try:
-            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint)
-        except TransactionRejected as exc:
-            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="pending")
-            uow.commit()
-            bound.info("simulation_refused", err=exc.err, outcome=outcome)
-            return outcome
-        signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
-    bound = bound.bind(signature=signature)
-    metrics.sent("mint")
-    unknown = None
-    try:
-        chain.send(bytes(tx))
-    except SendOutcomeUnknown as exc:
-        unknown = str(exc)
-    except TransactionRejected as exc:
-        with uow_factory() as uow:
-            uow.attempts.mark_sent(signature)
-            uow.attempts.set_outcome(signature, "rejected", exc.err)
-            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="submitted")
-            uow.commit()
-        bound.info("send_rejected", err=exc.err, outcome=outcome)
-        return outcome
-    return record_sent(uow_factory, signature, bound, unknown=unknown)
 
 
 def record_sent(uow_factory: Callable, signature: str, bound, *, unknown: str | None) -> str:
@@ -169,22 +85,6 @@ def persist_submitted(uow, kind: Kind, key: str, tx, last_valid: int) -> str:
     return signature
 
 
-def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: str) -> str:
-    """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
-    (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
-    if account is not None:
-        complete_from_history(uow, row, chain, expected=expected)
-        return "completed"
-    if payer_problem(err):  # the payer needs funding; not the ticket's fault
-        if expected != "pending":
-            uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
-        else:
-            uow.mints.note_error(row.ticket_id, err)
-        return "pending"
-    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=f"refused by the cluster: {err}")
-    return "failed"
-
-
 # The fee payer is missing or short of lamports (system program error 1 is "insufficient
 # lamports" in CreateAccount): retry once it is funded, never fail the ticket for it.
 _PAYER_PROBLEMS = ("InsufficientFunds", "AccountNotFound", "InstructionErrorCustom(1)")
@@ -196,9 +96,8 @@ def payer_problem(err: str) -> bool:
     return any(p in err for p in _PAYER_PROBLEMS)
 
 
-def complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind=None) -> None:
+def complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind: Kind) -> None:
     """It happened on chain: find which recorded attempt landed, and complete with it."""
-    kind = kind or MINTS
     key = getattr(row, kind.key)
     attempts = uow.attempts.list_for(kind.name, key)
     landed = None
@@ -224,23 +123,6 @@ class Kind:
     landed_with_error: Callable  # (uow, chain, row, err) -> "completed" | "failed" | "pending"
 
 
-def _mints_exist(uow, chain: ChainClient, rows) -> list[bool]:
-    accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
-    return [a is not None for a in accounts]
-
-
-def _mint_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
-    req = parse_mint_request(row.payload, default_standard=row.standard)
-    return _resolve_refusal(uow, row, req, chain, err, expected="submitted")
-
-
-MINTS = Kind("mint", lambda uow: uow.mints, "ticket_id", _mints_exist, _mint_landed_with_error)
-
-
-# ---------------------------------------------------------------------------------------------
-# step 4 and 6: resolve by signature, in batches
-
-
 @dataclass
 class ConfirmStats:
     completed: int = 0
@@ -255,7 +137,7 @@ def confirm_submitted(
     *,
     uow_factory: Callable,
     chain: ChainClient,
-    kind: Kind = MINTS,
+    kind: Kind,
     commitment: str = "confirmed",
     limit: int = DEFAULT_CONFIRM_BATCH,
     notify: Callable[[list[str]], None] | None = None,
@@ -347,15 +229,11 @@ def _level(status) -> int:
     return _LEVELS[str(cs).rsplit(".", 1)[-1].lower()]
 
 
-# ---------------------------------------------------------------------------------------------
-# step 8: nothing is lost with Redis
-
-
 def sweep(
     *,
     uow_factory: Callable,
     notify: Callable[[list[str]], None],
-    kind: Kind = MINTS,
+    kind: Kind,
     pending_age: timedelta = DEFAULT_PENDING_AGE,
     limit: int = 1000,
 ) -> int:

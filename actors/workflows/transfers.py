@@ -9,15 +9,16 @@ fail with that reason. The source must be a wallet whose keypair the worker hold
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from actors import metrics
-from actors.errors import IntentConflict
-from actors.minting import (
+from actors.infra import metrics
+from actors.infra.errors import IntentConflict
+from actors.workflows.holders import current_holder
+from actors.workflows.lifecycle import (
     Kind,
     complete_from_history,
     payer_problem,
@@ -60,23 +61,6 @@ class TransferEnqueued:
     ticket_id: str
     status: str
     created: bool
-
-
-def ledger_holder(mint, moves) -> str:
-    """Who holds the ticket per the ledger: its owner, then each completed move's destination."""
-    holder = mint.owner_address
-    for t in moves:
-        if t.status == "completed":
-            holder = t.to_address
-    return holder
-
-
-def current_holder(uow, ticket_id: str) -> tuple[object, str]:
-    """The ticket's completed mint row and who holds it per the ledger."""
-    mint = uow.mints.get(ticket_id)
-    if mint is None or mint.status != "completed":
-        raise ValidationError("ticket_id", f"ticket {ticket_id} has no completed mint")
-    return mint, ledger_holder(mint, uow.transfers.for_ticket(ticket_id))
 
 
 def enqueue_transfer(
@@ -218,46 +202,6 @@ def process_transfer(
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
     return record_sent(uow_factory, signature, bound, unknown=unknown)
-
-
-@dataclass
-class History:
-    ticket_id: str
-    holder: str
-    steps: list[dict] = field(default_factory=list)
-
-
-def ticket_history(ticket_id: str, *, uow_factory: Callable) -> History | None:
-    """Who holds ticket T now per the ledger, and how it got there: the mint, then each move."""
-    with uow_factory() as uow:
-        mint = uow.mints.get(ticket_id)
-        if mint is None:
-            return None
-        moves = uow.transfers.for_ticket(ticket_id)
-    steps = [
-        {
-            "kind": "mint",
-            "to": mint.owner_address,
-            "status": mint.status,
-            "signature": mint.signature,
-            "at": mint.completed_at,
-        }
-    ]
-    for t in moves:
-        steps.append(
-            {
-                "kind": "transfer",
-                "id": t.transfer_id,
-                "from": t.from_address,
-                "to": t.to_address,
-                "status": t.status,
-                "signature": t.signature,
-                "at": t.completed_at,
-                "error": t.last_error,
-            }
-        )
-    holder = ledger_holder(mint, moves) if mint.status == "completed" else None
-    return History(ticket_id, holder, steps)
 
 
 def _destinations_hold(uow, chain: ChainClient, rows) -> list[bool]:

@@ -10,15 +10,17 @@ from collections.abc import Callable, Mapping, Sequence
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from actors.minting import (
+from actors.workflows.holders import current_holder
+from actors.workflows.lifecycle import (
     DEFAULT_MAX_ATTEMPTS,
-    MINTS,
     Kind,
     complete_from_history,
     expired_for_good,
 )
-from actors.reconcile import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy, token_holder
-from actors.transfers import TRANSFERS, current_holder
+from actors.workflows.mints import MINTS
+from actors.workflows.reconcile.check import token_holder
+from actors.workflows.reconcile.model import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy
+from actors.workflows.transfers import TRANSFERS
 from minter.rpc import ChainClient
 
 KINDS: dict[str, Kind] = {"nft_mints": MINTS, "nft_transfers": TRANSFERS}

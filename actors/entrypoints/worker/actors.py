@@ -7,127 +7,30 @@ an interval, so neither depends on a message surviving in Redis.
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
 import dramatiq
 import structlog
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import (
-    AgeLimit,
-    Callbacks,
-    Pipelines,
-    Retries,
-    ShutdownNotifications,
-    TimeLimit,
-)
-from dramatiq.rate_limits import BucketRateLimiter
-from dramatiq.rate_limits.backends import RedisBackend
 
-from actors import minting, transfers
+from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, RateGate, Ticker
+from actors.workflows import lifecycle, mints, transfers
 from minter.errors import PermanentRpcError, ValidationError
 
-DEFAULT_HEARTBEAT_TIMEOUT = 15_000  # ms before Redis hands a dead worker's messages to others
 DEFAULT_MAX_RETRIES = 20
 DEFAULT_MIN_BACKOFF = 200  # ms
 DEFAULT_MAX_BACKOFF = 30_000
 DEFAULT_MAX_AGE = 24 * 3600 * 1000  # ms; older messages are dropped, the sweeper re-enqueues
-DEFAULT_RATE_WAIT = 30.0  # seconds a mint waits for a send slot before its message is retried
-MINT_QUEUE = "mints"
-TRANSFER_QUEUE = "transfers"
-CONTROL_QUEUE = "control"
 
 log = structlog.get_logger(__name__)
 
 
-def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
-    middleware = [
-        AgeLimit(),
-        TimeLimit(),
-        ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
-        Retries(),
-    ]
-    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
-
-
-def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket"):
-    """Wakes ``actor`` for ids by name: producers need not declare the actors."""
-    broker.declare_queue(queue)
-
-    def notify(ids):
-        for key in ids:
-            broker.enqueue(
-                dramatiq.Message(
-                    queue_name=queue, actor_name=actor, args=(key,), kwargs={}, options={}
-                )
-            )
-
-    return notify
-
-
-class RateGate:
-    """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while."""
-
-    def __init__(self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_RATE_WAIT):
-        backend = RedisBackend(client=broker.client)
-        self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
-        self.wait = wait
-
-    def __enter__(self):
-        deadline = time.monotonic() + self.wait
-        while True:
-            with self.limiter.acquire(raise_on_failure=False) as acquired:
-                if acquired:
-                    return self
-            if time.monotonic() > deadline:
-                raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        return False
-
-
-@dataclass
-class Ticker(dramatiq.Middleware):
-    """Sends each (actor, interval) message periodically while a worker process runs."""
-
-    jobs: list
-
-    def __post_init__(self):
-        self._stop = threading.Event()
-
-    def after_worker_boot(self, broker, worker):
-        self._stop.clear()
-        threading.Thread(target=self._run, name="ticker", daemon=True).start()
-
-    def before_worker_shutdown(self, broker, worker):
-        self._stop.set()
-
-    def _run(self):
-        due = [0.0] * len(self.jobs)
-        while not self._stop.is_set():
-            now = time.monotonic()
-            for i, (actor, interval) in enumerate(self.jobs):
-                if now >= due[i]:
-                    due[i] = now + interval
-                    try:
-                        actor.send()
-                    except Exception as exc:  # Redis down: try again next tick
-                        log.warning("tick_failed", actor=actor.actor_name, error=type(exc).__name__)
-            self._stop.wait(min(interval for _, interval in self.jobs))
-
-
 class MetricsReporter(dramatiq.Middleware):
-    """Runs :func:`actors.reporter.run_reporter` as one fork process beside the workers."""
+    """Runs :func:`actors.workflows.report.run_reporter` as one fork process beside the workers."""
 
     @property
     def forks(self):
-        from actors.reporter import run_reporter
+        from actors.entrypoints.worker.reporter import run_reporter
 
         return [run_reporter]
 
@@ -149,7 +52,7 @@ def register_actors(broker, services):
     """Declare the actors on ``broker``, bound to ``services``; returns them by name."""
     add_observability(broker)
     gate = RateGate(broker, per_second=services.tuning.send_rate)
-    signer = minting.MintSigner(
+    signer = mints.MintSigner(
         payer=services.settings.payer,
         mint_secret=services.settings.mint_key_secret,
         compute_unit_price=services.tuning.compute_unit_price,
@@ -163,7 +66,7 @@ def register_actors(broker, services):
 
     def mint_ticket(ticket_id: str) -> None:
         with gate:
-            minting.process_mint(
+            mints.process_mint(
                 ticket_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
             )
 
@@ -176,11 +79,11 @@ def register_actors(broker, services):
                 signer=transfer_signer,
             )
 
-    kinds = ((minting.MINTS, notify), (transfers.TRANSFERS, notify_transfers))
+    kinds = ((mints.MINTS, notify), (transfers.TRANSFERS, notify_transfers))
 
     def confirm_submitted() -> None:
         for kind, wake in kinds:
-            minting.confirm_submitted(
+            lifecycle.confirm_submitted(
                 uow_factory=services.uow_factory,
                 chain=services.chain,
                 kind=kind,
@@ -191,7 +94,7 @@ def register_actors(broker, services):
 
     def sweep() -> None:
         for kind, wake in kinds:
-            minting.sweep(
+            lifecycle.sweep(
                 uow_factory=services.uow_factory,
                 notify=wake,
                 kind=kind,

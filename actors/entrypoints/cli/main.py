@@ -11,9 +11,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from actors import settings as cfg
-from actors.errors import SettingsError
-from actors.exit_codes import EXIT_INTERNAL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, unreachable
+from actors.infra import config as cfg
+from actors.infra.errors import SettingsError
+from actors.infra.exit_codes import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    unreachable,
+)
 from minter.errors import ValidationError
 
 DEFAULT_WORKER_PROCESSES = 2
@@ -61,15 +67,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    from actors.tasks import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
+    from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 
-    argv = ["actors.worker_main:broker", "--queues", MINT_QUEUE, TRANSFER_QUEUE, CONTROL_QUEUE]
+    argv = [
+        "actors.entrypoints.worker.main:broker",
+        "--queues",
+        MINT_QUEUE,
+        TRANSFER_QUEUE,
+        CONTROL_QUEUE,
+    ]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from actors.commands import enqueue_command
+    from actors.entrypoints.cli.mints import enqueue_command
 
     return enqueue_command(args)
 
@@ -78,7 +90,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
     import uvicorn
 
-    from actors.api import build_app
+    from actors.entrypoints.http.app import build_app
 
     uvicorn.run(
         build_app(settings), host=args.host, port=args.port, log_level="warning", log_config=None
@@ -87,13 +99,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from actors.commands import transfer_command
+    from actors.entrypoints.cli.mints import transfer_command
 
     return transfer_command(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from actors.commands import status_command
+    from actors.entrypoints.cli.mints import status_command
 
     return status_command(args)
 
@@ -106,7 +118,7 @@ def cmd_localnet(args: argparse.Namespace) -> int:
 
 def _ops(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from actors import ops_commands
+        from actors.entrypoints.cli import ops as ops_commands
 
         return getattr(ops_commands, name)(args)
 
@@ -215,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from actors.logs import configure_logging
+    from actors.infra.logs import configure_logging
 
     configure_logging()
     try:
@@ -233,7 +245,7 @@ def _failed(exc: Exception) -> int:
     """A dependency down is exit 3 with one line naming it; anything else is a bug (exit 4)."""
     import traceback
 
-    from actors.logs import scrub
+    from actors.infra.logs import scrub
 
     dependency = unreachable(exc)
     if dependency is None:

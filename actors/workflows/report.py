@@ -9,15 +9,13 @@ the worker processes, and writes them to the ``metrics`` table with the legacy c
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
-from prometheus_client import CollectorRegistry, Metric
+from prometheus_client import Metric
 
-from actors import metrics
+from actors.infra import metrics
 
 SERVICE_NAME = "minting-worker"
 DEFAULT_INTERVAL = 15.0  # seconds between reports (MINT_METRICS_INTERVAL)
@@ -118,47 +116,3 @@ def report_once(
         written = uow.metrics.insert_batch(rows)
         uow.commit()
     return written, since
-
-
-def multiprocess_collector() -> Callable[[], Iterable[Metric]]:
-    """Every series summed over the worker processes (prometheus-client multiprocess mode)."""
-    from prometheus_client import multiprocess
-
-    def collect():
-        reg = CollectorRegistry()
-        multiprocess.MultiProcessCollector(reg)
-        return reg.collect()
-
-    return collect
-
-
-def run_reporter() -> None:
-    """Dramatiq fork entry point: report until SIGTERM."""
-    from actors import settings as cfg
-    from actors.bootstrap import build_services, store_uow_factory
-    from actors.logs import configure_logging
-
-    configure_logging()
-    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", "SOLANA_PAYER_KEYPAIR"))
-    interval = float(os.environ.get("MINT_METRICS_INTERVAL") or DEFAULT_INTERVAL)
-    services = build_services(settings, broker=False)
-    store = store_uow_factory(services)
-    collect = multiprocess_collector() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
-    collect = collect or metrics.registry().collect
-    boot = os.environ.get("MINTER_WORKER_STARTED")
-    since = datetime.fromtimestamp(float(boot), tz=UTC) if boot else None
-    while True:
-        started = time.monotonic()
-        try:
-            written, since = report_once(
-                uow_factory=services.uow_factory,
-                store_uow_factory=store,
-                chain=services.chain,
-                payer=settings.payer.pubkey,
-                collect=collect,
-                since=since,
-            )
-            log.debug("metrics_reported", rows=written)
-        except Exception as exc:  # Postgres restarting: the next interval tries again
-            log.warning("metrics_report_failed", error=type(exc).__name__)
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -16,13 +16,13 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
-from actors.exit_codes import POSTGRES, REDIS, RPC, unreachable
+from actors.infra.exit_codes import POSTGRES, REDIS, RPC, unreachable
 
 LAMPORTS_PER_SOL = 1_000_000_000
 METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
 # Lamports one ticket takes from the payer (rent + fees), used until recent mints are measured.
 # Measured 2026-11-24 on the embedded validator with the 2026 Token Metadata program, N=50 of
-# the demo's tickets (event, venue, seat set), through actors.minting.build_signed:
+# the demo's tickets (event, venue, seat set), through actors.workflows.mints.build_signed:
 #   MPL_TOKEN_METADATA_SO=/work/programs/mpl_token_metadata.so \
 #       .venv/bin/python -m scripts.measure_costs --tickets 50
 # Metaplex: 9,646,560 rent + 10,000,000 protocol fee + 10,000 fee, whatever the metadata.

@@ -1,8 +1,8 @@
 """The HTTP service (``minter api``): handlers parse, call one workflow, map errors, return.
 
-Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.auth`). Bad fields answer 422
-naming the field, a repeat 200, another payload for the same ticket 409, bodies over
-``max_body`` 413 (counted while they stream; a malformed Content-Length 400).
+Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.entrypoints.http.auth`). Bad
+fields answer 422 naming the field, a repeat 200, another payload for the same ticket 409,
+bodies over ``max_body`` 413 (counted while they stream; a malformed Content-Length 400).
 """
 
 import json
@@ -15,10 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from actors.auth import AuthError, TokenVerifier
-from actors.body_limit import DEFAULT_MAX_BODY, BodyLimit
-from actors.enqueue import enqueue_mint
-from actors.errors import IntentConflict
+from actors.entrypoints.http.auth import AuthError, TokenVerifier
+from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from actors.infra.errors import IntentConflict
+from actors.workflows.intake import enqueue_mint
 from minter.errors import ValidationError
 from minter.nft.request import MintBody, TransferBody, field_errors
 
@@ -67,7 +67,7 @@ def _row_json(row) -> dict[str, Any]:
 
 
 def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> FastAPI:
-    """The app over built services; ``health`` answers /ready and /balance (actors.health)."""
+    """The app over built services; ``health`` answers /ready and /balance (workflows.health)."""
     settings = services.settings
     verifier = TokenVerifier(
         secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -133,7 +133,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
 
     @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
     def post_transfer(body: TransferBody, claims: Annotated[dict, Depends(authorized)]):
-        from actors.transfers import TransferSigner, enqueue_transfer
+        from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
@@ -184,8 +184,8 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     def metrics():
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        from actors.metrics import registry
-        from actors.reporter import refresh_from_chain, refresh_from_ledger
+        from actors.infra.metrics import registry
+        from actors.workflows.report import refresh_from_chain, refresh_from_ledger
 
         try:  # the ledger's and the chain's figures as of this scrape
             with services.uow_factory() as uow:
@@ -212,9 +212,9 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
 
 def build_app(settings) -> FastAPI:
     """The app over services built from ``settings`` (what ``minter api`` serves)."""
-    from actors.bootstrap import build_services
-    from actors.health import Health
-    from actors.tuning import tuning_from_env
+    from actors.infra.bootstrap import build_services
+    from actors.infra.tuning import tuning_from_env
+    from actors.workflows.health import Health
 
     services = build_services(settings, tuning=tuning_from_env())
     health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from solders.pubkey import Pubkey
 
-from actors.transfers import ticket_history
+from actors.workflows.holders import ticket_history
 from minter.nft import parse_mint_request, verify_minted
 from minter.rpc import ChainClient
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from actors.errors import SettingsError
+from actors.infra.errors import SettingsError
 from minter.errors import KeypairError
 from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file
 

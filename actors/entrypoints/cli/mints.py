@@ -8,10 +8,10 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
-from actors import settings as cfg
-from actors.bootstrap import build_services
-from actors.enqueue import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
-from actors.exit_codes import EXIT_DIFFERS, EXIT_OK
+from actors.infra import config as cfg
+from actors.infra.bootstrap import build_services
+from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
+from actors.workflows.intake import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
 from minter.nft import from_flat
 
 
@@ -81,10 +81,7 @@ class _Progress:
 
 def summary(results: Sequence[Enqueued]) -> str:
     n = {o: sum(r.outcome == o for r in results) for o in (CREATED, REPEAT, CONFLICT)}
-    return (
-        f"{len(results)} tickets: {n[CREATED]} new, {n[REPEAT]} repeats, "
-        f"{n[CONFLICT]} conflicts"
-    )
+    return f"{len(results)} tickets: {n[CREATED]} new, {n[REPEAT]} repeats, {n[CONFLICT]} conflicts"
 
 
 def enqueue_command(args: argparse.Namespace) -> int:
@@ -123,7 +120,7 @@ def status_command(args: argparse.Namespace) -> int:
     settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL",))
     services = build_services(settings, broker=False)
     try:
-        from actors.status import ticket_status
+        from actors.workflows.status import ticket_status
 
         report = ticket_status(
             args.ticket_id, uow_factory=services.uow_factory, chain=services.chain
@@ -152,8 +149,8 @@ def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) ->
 
 
 def transfer_command(args: argparse.Namespace) -> int:
-    from actors.errors import IntentConflict
-    from actors.transfers import TransferSigner, enqueue_transfer
+    from actors.infra.errors import IntentConflict
+    from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
     settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("SOLANA_PAYER_KEYPAIR",))
     services = build_services(settings, chain=False)

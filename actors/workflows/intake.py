@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from actors import metrics
-from actors.errors import IntentConflict
+from actors.infra import metrics
+from actors.infra.errors import IntentConflict
 from minter.errors import ValidationError
 from minter.keys import derive_mint_keypair
 from minter.nft import MintRequest, parse_mint_request

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from solders.keypair import Keypair
 
-from scripts.local_services import ROOT, LocalPostgres, LocalRedis, free_port, local_dir
+from devtools.local_services import ROOT, LocalPostgres, LocalRedis, free_port, local_dir
 
 DEFAULT_AIRDROP_SOL = 500
 DEFAULT_WAIT = 120.0
@@ -148,7 +148,7 @@ class Stack:
 
     def minter(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
         res = subprocess.run(
-            [sys.executable, "-m", "actors.cli", *args],
+            [sys.executable, "-m", "actors.entrypoints.cli", *args],
             env=self.env,
             cwd=ROOT,
             capture_output=True,
@@ -173,7 +173,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "actors.cli",
+                "actors.entrypoints.cli",
                 "worker",
                 "--processes",
                 str(processes),
@@ -218,7 +218,16 @@ class Stack:
         env["JWT_SECRET"] = self.jwt_secret
         log = open(self.workdir / "api.log", "ab")
         self._api = subprocess.Popen(
-            [sys.executable, "-m", "actors.cli", "api", "--host", host, "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "actors.entrypoints.cli",
+                "api",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=ROOT,
             stdout=log,

@@ -7,14 +7,14 @@ import json
 import sys
 from datetime import timedelta
 
-from actors import settings as cfg
-from actors.bootstrap import build_services
-from actors.commands import format_table
-from actors.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
+from actors.entrypoints.cli.mints import format_table
+from actors.infra import config as cfg
+from actors.infra.bootstrap import build_services
+from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
 
 
 def _health(services):
-    from actors.health import Health
+    from actors.workflows.health import Health
 
     return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
 
@@ -59,8 +59,8 @@ def balance_command(args: argparse.Namespace) -> int:
 def reconcile_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from actors.reconcile import reconcile
-    from actors.tuning import tuning_from_env
+    from actors.infra.tuning import tuning_from_env
+    from actors.workflows.reconcile import reconcile
 
     need = cfg.DATABASE + ("SOLANA_RPC_URL",) + (cfg.QUEUE if args.fix else ())
     settings = cfg.load_settings(require=need)

@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL and Redis servers for development and tests, without Docker.
 
-    python scripts/local_services.py        # start both, print their URLs, Ctrl-C stops them
+    python -m devtools.local_services       # start both, print their URLs, Ctrl-C stops them
 
 PostgreSQL comes from the system's ``initdb``/``pg_ctl`` (15), its data in a project-local,
 git-ignored directory (``.local/``), on a free loopback port. Redis comes from Debian's

@@ -1,0 +1,19 @@
+"""The module Dramatiq's worker processes import: it wires the services from the environment.
+
+``minter worker`` runs ``dramatiq actors.entrypoints.worker.main``; this is the bootstrap for
+that process tree, so building here at import time is the point of the module.
+"""
+
+from actors.entrypoints.worker.actors import register_actors
+from actors.infra import config as cfg
+from actors.infra.bootstrap import build_services
+from actors.infra.logs import configure_logging
+from actors.infra.tuning import tuning_from_env
+
+configure_logging()
+
+services = build_services(
+    cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN), tuning=tuning_from_env()
+)
+broker = services.broker
+actors = register_actors(broker, services)

@@ -1,0 +1,117 @@
+"""The Redis broker and what rides on it: queues, the wake-up notifier, the send-rate gate shared by
+every worker, and the ticker that sends the confirmer and sweeper messages on an interval."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import dramatiq
+import structlog
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.rate_limits import BucketRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_HEARTBEAT_TIMEOUT = 15_000  # ms before Redis hands a dead worker's messages to others
+
+
+DEFAULT_RATE_WAIT = 30.0  # seconds a mint waits for a send slot before its message is retried
+
+
+MINT_QUEUE = "mints"
+
+
+TRANSFER_QUEUE = "transfers"
+
+
+CONTROL_QUEUE = "control"
+
+
+def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(),
+    ]
+    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
+
+
+def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket"):
+    """Wakes ``actor`` for ids by name: producers need not declare the actors."""
+    broker.declare_queue(queue)
+
+    def notify(ids):
+        for key in ids:
+            broker.enqueue(
+                dramatiq.Message(
+                    queue_name=queue, actor_name=actor, args=(key,), kwargs={}, options={}
+                )
+            )
+
+    return notify
+
+
+class RateGate:
+    """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while."""
+
+    def __init__(self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_RATE_WAIT):
+        backend = RedisBackend(client=broker.client)
+        self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
+        self.wait = wait
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.wait
+        while True:
+            with self.limiter.acquire(raise_on_failure=False) as acquired:
+                if acquired:
+                    return self
+            if time.monotonic() > deadline:
+                raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        return False
+
+
+@dataclass
+class Ticker(dramatiq.Middleware):
+    """Sends each (actor, interval) message periodically while a worker process runs."""
+
+    jobs: list
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker, worker):
+        self._stop.clear()
+        threading.Thread(target=self._run, name="ticker", daemon=True).start()
+
+    def before_worker_shutdown(self, broker, worker):
+        self._stop.set()
+
+    def _run(self):
+        due = [0.0] * len(self.jobs)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for i, (actor, interval) in enumerate(self.jobs):
+                if now >= due[i]:
+                    due[i] = now + interval
+                    try:
+                        actor.send()
+                    except Exception as exc:  # Redis down: try again next tick
+                        log.warning("tick_failed", actor=actor.actor_name, error=type(exc).__name__)
+            self._stop.wait(min(interval for _, interval in self.jobs))

@@ -1,0 +1,150 @@
+"""Mints: steps 2-5 of the exactly-once protocol (DESIGN.md), and what the shared lifecycle
+(:mod:`actors.workflows.lifecycle`) needs to know of a mint (:data:`MINTS`).
+
+:func:`process_mint` claims a ``pending`` row, derives the mint key, builds and signs, persists
+signature, bytes and ``last_valid_block_height`` as ``submitted``, commits, then sends once.
+Every workflow takes its collaborators as arguments; the worker's actors stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from actors.infra import metrics
+from actors.workflows.lifecycle import (
+    DEFAULT_CU_MARGIN,
+    Kind,
+    complete_from_history,
+    payer_problem,
+    persist_submitted,
+    record_sent,
+    sized_transaction,
+)
+from minter.errors import ValidationError
+from minter.keys import Payer, derive_mint_keypair
+from minter.nft import build_mint_transaction, parse_mint_request
+from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class MintSigner:
+    """What signing a mint needs: the payer, the mint-key secret and the fee policy."""
+
+    payer: Payer
+    mint_secret: bytes = field(repr=False)
+    compute_unit_price: int | None = None
+    cu_margin: float = DEFAULT_CU_MARGIN
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+
+def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
+    """A signed mint transaction and its last valid block height."""
+    blockhash, last_valid = chain.latest_blockhash()
+
+    def build(units: int):
+        return build_mint_transaction(
+            req,
+            payer=signer.payer,
+            mint=mint,
+            recent_blockhash=blockhash,
+            compute_unit_limit=units,
+            compute_unit_price=signer.compute_unit_price,
+        )
+
+    return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
+
+
+# ---------------------------------------------------------------------------------------------
+# step 2–3: claim, sign, persist, send
+
+
+def process_mint(
+    ticket_id: str, *, uow_factory: Callable, chain: ChainClient, signer: MintSigner
+) -> str:
+    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened."""
+    bound = log.bind(ticket_id=ticket_id)
+    with uow_factory() as uow:
+        row = uow.mints.claim_pending(ticket_id)
+        if row is None:
+            return "skipped"  # not pending any more, or another worker holds it
+        bound = bound.bind(mint_address=row.mint_address)
+        mint = derive_mint_keypair(signer.mint_secret, ticket_id)
+        if str(mint.pubkey()) != row.mint_address:
+            uow.mints.mark_failed(
+                ticket_id,
+                expected="pending",
+                reason="derived mint key does not match the recorded mint address "
+                "(MINT_KEY_SECRET changed); refusing to sign",
+            )
+            uow.commit()
+            bound.error("mint_key_mismatch")
+            return "failed"
+        try:
+            req = parse_mint_request(row.payload, default_standard=row.standard)
+        except ValidationError as exc:
+            uow.mints.mark_failed(ticket_id, expected="pending", reason=f"invalid request: {exc}")
+            uow.commit()
+            return "failed"
+        try:
+            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint)
+        except TransactionRejected as exc:
+            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="pending")
+            uow.commit()
+            bound.info("simulation_refused", err=exc.err, outcome=outcome)
+            return outcome
+        signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
+    bound = bound.bind(signature=signature)
+    metrics.sent("mint")
+    unknown = None
+    try:
+        chain.send(bytes(tx))
+    except SendOutcomeUnknown as exc:
+        unknown = str(exc)
+    except TransactionRejected as exc:
+        with uow_factory() as uow:
+            uow.attempts.mark_sent(signature)
+            uow.attempts.set_outcome(signature, "rejected", exc.err)
+            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="submitted")
+            uow.commit()
+        bound.info("send_rejected", err=exc.err, outcome=outcome)
+        return outcome
+    return record_sent(uow_factory, signature, bound, unknown=unknown)
+
+
+def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: str) -> str:
+    """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
+    (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
+    if account is not None:
+        complete_from_history(uow, row, chain, expected=expected, kind=MINTS)
+        return "completed"
+    if payer_problem(err):  # the payer needs funding; not the ticket's fault
+        if expected != "pending":
+            uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
+        else:
+            uow.mints.note_error(row.ticket_id, err)
+        return "pending"
+    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=f"refused by the cluster: {err}")
+    return "failed"
+
+
+def _mints_exist(uow, chain: ChainClient, rows) -> list[bool]:
+    accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
+    return [a is not None for a in accounts]
+
+
+def _mint_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
+    req = parse_mint_request(row.payload, default_standard=row.standard)
+    return _resolve_refusal(uow, row, req, chain, err, expected="submitted")
+
+
+MINTS = Kind("mint", lambda uow: uow.mints, "ticket_id", _mints_exist, _mint_landed_with_error)

@@ -1,0 +1,118 @@
+"""Classification: ledger rows read in pages beside the chain's view; each discrepancy found is
+one of the classes of :mod:`actors.workflows.reconcile.model`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from actors.workflows.holders import ledger_holder
+from actors.workflows.reconcile.model import (
+    DIFFERS,
+    LANDED,
+    MISSING,
+    OWNER_CHANGED,
+    STUCK,
+    Discrepancy,
+)
+from minter.errors import ValidationError
+from minter.nft import accounts_to_read, check_accounts, parse_mint_request
+from minter.nft.decode import decode_token_account
+from minter.rpc import ChainClient
+
+
+def _found(kind, table, row, key, detail) -> Discrepancy:
+    return Discrepancy(kind, table, key, row.status, detail, updated_at=row.updated_at)
+
+
+def check_mints(uow, chain: ChainClient, rows, now: datetime, stuck_after) -> list[Discrepancy]:
+    moves = uow.transfers.for_tickets([r.ticket_id for r in rows])
+    found: list[Discrepancy] = []
+    plans = []
+    for row in rows:
+        try:
+            req = parse_mint_request(row.payload, default_standard=row.standard)
+        except ValidationError as exc:
+            detail = f"payload unreadable: {exc}"
+            found.append(_found(DIFFERS, "nft_mints", row, row.ticket_id, detail))
+            continue
+        holder = Pubkey.from_string(ledger_holder(row, moves[row.ticket_id]))
+        keys = accounts_to_read(req, Pubkey.from_string(row.mint_address), holder)
+        plans.append((row, req, holder, keys))
+    fetched = iter(chain.accounts([k for *_, keys in plans for k in keys]))
+    moved: list[tuple] = []
+    for row, req, holder, keys in plans:
+        t = row.ticket_id
+        view = check_accounts(
+            req, Pubkey.from_string(row.mint_address), [next(fetched) for _ in keys], holder
+        )
+        age = now - row.updated_at
+        if row.status == "completed":
+            if not view.exists:
+                found.append(_found(MISSING, "nft_mints", row, t, "mint account does not exist"))
+            elif view.supply != 1 or not view.metadata_ok:
+                found.append(_found(DIFFERS, "nft_mints", row, t, "; ".join(view.reasons)))
+            elif not view.held:
+                in_flight = [m for m in moves[t] if m.status in ("pending", "submitted")]
+                moved.append((row, req, holder, in_flight))
+        elif row.status in ("pending", "failed") and view.exists:
+            detail = "; ".join(["mint exists on chain", *view.reasons])
+            found.append(_found(LANDED, "nft_mints", row, t, detail))
+        elif row.status in ("pending", "submitted") and age > stuck_after:
+            found.append(_found(STUCK, "nft_mints", row, t, f"{row.status} for {_age(age)}"))
+    found += _outside_moves(chain, moved)
+    return found
+
+
+def _outside_moves(chain: ChainClient, moved) -> list[Discrepancy]:
+    """Where did tokens the ledger's holder lacks go? Only these few rows cost extra reads."""
+    out = []
+    for row, _req, holder, in_flight in moved:
+        actual = token_holder(chain, Pubkey.from_string(row.mint_address))
+        if actual is not None and any(m.to_address == str(actual) for m in in_flight):
+            continue  # a claim of ours has landed; the confirmer completes it
+        where = f"held by {actual}" if actual else "held by no one"
+        out.append(
+            _found(OWNER_CHANGED, "nft_mints", row, row.ticket_id, f"{where}; ledger says {holder}")
+        )
+    return out
+
+
+def token_holder(chain: ChainClient, mint: Pubkey) -> Pubkey | None:
+    """The wallet whose token account holds the mint's one token, if any."""
+    holding = [acc for acc, amount in chain.largest_token_accounts(mint) if amount > 0]
+    if not holding:
+        return None
+    (account,) = chain.accounts(holding[:1])
+    return None if account is None else decode_token_account(bytes(account.data)).owner
+
+
+def check_transfers(chain: ChainClient, rows, now: datetime, stuck_after) -> list[Discrepancy]:
+    signed = [r for r in rows if r.signature]
+    statuses = dict(
+        zip(
+            [r.transfer_id for r in signed],
+            chain.statuses([Signature.from_string(r.signature) for r in signed]),
+            strict=True,
+        )
+    )
+    found = []
+    for row in rows:
+        key, status = row.transfer_id, statuses.get(row.transfer_id)
+        landed = status is not None and status.err is None
+        age = now - row.updated_at
+        if row.status == "completed" and row.signature and not landed:
+            why = "signature unknown to the cluster" if status is None else f"failed: {status.err}"
+            found.append(_found(MISSING, "nft_transfers", row, key, why))
+        elif row.status in ("pending", "failed") and landed:
+            detail = f"signature {row.signature} landed"
+            found.append(_found(LANDED, "nft_transfers", row, key, detail))
+        elif row.status in ("pending", "submitted") and age > stuck_after:
+            found.append(_found(STUCK, "nft_transfers", row, key, f"{row.status} for {_age(age)}"))
+    return found
+
+
+def _age(age: timedelta) -> str:
+    return f"{int(age.total_seconds())} s"
