@@ -137,7 +137,7 @@ class ChainClient:
         self.commitment = Commitment(commitment)
         self.retry = retry or RetryPolicy()
         self.skip_preflight = skip_preflight
-        self._client = Client(url, commitment=self.commitment, timeout=timeout)
+        self._client = _ClosableClient(url, commitment=self.commitment, timeout=timeout)
         self._on_fault = on_fault or (lambda method, kind: None)
         self._on_call = on_call or (lambda method, seconds: None)
         self._blockhash_ttl = blockhash_ttl
@@ -193,15 +193,13 @@ class ChainClient:
         return self._call("getBlockHeight", lambda: self._client.get_block_height()).value
 
     def health(self) -> str:
-        """``"ok"``, or why not (``getHealth``; solana-py 0.36 has no wrapper for it)."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
+        """``"ok"``, or why not (``getHealth`` through solana-py's ``is_connected``)."""
         try:
-            reply = self._client._provider.session.post(self.url, json=body).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            return f"unreachable: {type(exc).__name__}"
-        if "error" in reply:
-            return str(reply["error"].get("message", "unhealthy"))
-        return str(reply.get("result"))
+            return "ok" if self._client.is_connected() else "unhealthy"
+        except RPCException as exc:  # answered, unhealthy: e.g. "Node is behind by 42 slots"
+            return _describe(exc)
+        except (SolanaRpcException, httpx.HTTPError) as exc:
+            return f"unreachable: {type(exc.__cause__ or exc).__name__}"
 
     def balance(self, pubkey: Pubkey) -> int:
         return self._call("getBalance", lambda: self._client.get_balance(pubkey)).value
@@ -289,7 +287,14 @@ class ChainClient:
             self._on_call("sendTransaction", time.perf_counter() - started)
 
     def close(self) -> None:
-        self._client._provider.session.close()
+        self._client.close()
+
+
+class _ClosableClient(Client):
+    """solana-py 0.36's Client has no ``close``: its HTTP provider's session holds the pool."""
+
+    def close(self) -> None:
+        self._provider.session.close()
 
 
 def _describe(exc: BaseException) -> str:

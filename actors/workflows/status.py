@@ -8,7 +8,7 @@ from collections.abc import Callable
 from solders.pubkey import Pubkey
 
 from actors.workflows.holders import ticket_history
-from minter.nft import parse_mint_request, verify_minted
+from minter.nft import accounts_to_read, check_accounts, parse_mint_request
 from minter.rpc import ChainClient
 
 
@@ -23,7 +23,9 @@ def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) 
     req = parse_mint_request(row.payload, default_standard=row.standard)
     if history.holder and history.holder != row.owner_address:  # moved since: check the holder
         req = dataclasses.replace(req, owner=Pubkey.from_string(history.holder))
-    verification = verify_minted(chain.client, req, Pubkey.from_string(row.mint_address))
+    mint = Pubkey.from_string(row.mint_address)
+    # through ChainClient, so the read has the service's retry and metrics policy
+    verification = check_accounts(req, mint, chain.accounts(accounts_to_read(req, mint)))
     on_chain = verification.ok
     if row.status == "completed":
         agrees = on_chain
