@@ -26,8 +26,9 @@ import httpx
 from solders.keypair import Keypair
 
 from devtools.stack import DEFAULT_WAIT, TERMINAL, Stack
+from minter.nft.metaplex import TOKEN_METADATA_PROGRAM_ID
 
-METAPLEX_PROGRAM = "metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s"
+METAPLEX_PROGRAM = str(TOKEN_METADATA_PROGRAM_ID)
 DEFAULT_TICKETS = 12
 DEFAULT_POLL = 0.25  # seconds between status reads while waiting, and between liveness checks
 DEFAULT_HTTP_TIMEOUT = 30.0  # seconds for one call to the API

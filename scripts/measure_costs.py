@@ -32,12 +32,13 @@ from actors.workflows.mints import MintSigner, build_signed
 from minter.keys import Payer, derive_mint_keypair
 from minter.localnet.process import LocalnetProcess
 from minter.nft import parse_mint_request
+from minter.nft.metaplex import TOKEN_METADATA_PROGRAM_ID
 from minter.nft.request import MAX_EXTRA, MAX_NAME, MAX_SYMBOL, MAX_URI
 from minter.nft.transaction import rent_exempt
 from minter.rpc import ChainClient
 from scripts.demo import demo_requests
 
-METAPLEX_PROGRAM = "metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s"
+METAPLEX_PROGRAM = str(TOKEN_METADATA_PROGRAM_ID)
 PROGRAM_VARIABLE = "MPL_TOKEN_METADATA_SO"
 DEFAULT_TICKETS = 20
 DEFAULT_SLOT_MS = 50  # short slots: the figures do not depend on them, the wait does

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import borsh_construct as borsh
 from anchorpy.borsh_extension import BorshPubkey
 from solders.pubkey import Pubkey
+from spl.token.constants import ACCOUNT_LEN
 
 from minter.nft.metaplex import CREATOR
 from minter.nft.token2022 import EXT_TOKEN_METADATA
 
-BASE_ACCOUNT_LEN = 165  # token-2022 pads the 82-byte mint to this before its account type
+BASE_ACCOUNT_LEN = ACCOUNT_LEN  # token-2022 pads the 82-byte mint to 165 before its account type
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import borsh_construct as borsh
 from anchorpy.borsh_extension import BorshPubkey
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.sysvar import RENT
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 TOKEN_METADATA_PROGRAM_ID = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
-SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
 CREATE_METADATA_V3 = 33
 CREATE_MASTER_EDITION_V3 = 17
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
-from spl.token.constants import TOKEN_2022_PROGRAM_ID
+from spl.token.constants import MULTISIG_LEN, TOKEN_2022_PROGRAM_ID
 from spl.token.instructions import (
     AuthorityType,
     InitializeMintParams,
@@ -29,7 +29,7 @@ from spl.token.instructions import (
 METADATA_POINTER_EXTENSION = 39  # token-2022 instruction
 MINT_WITH_POINTER_LEN = 234  # 165 (padded base) + 1 (account type) + 4 (TLV header) + 64
 TLV_HEADER = 4
-MULTISIG_LEN = 355  # an account of this length would read as a multisig, so Token-2022 …
+# MULTISIG_LEN (355): an account of that length would read as a multisig, so Token-2022 …
 UNINITIALIZED_EXTENSION = 2  # … pads it with one more (uninitialised) extension type
 EXT_METADATA_POINTER = 18
 EXT_TOKEN_METADATA = 19

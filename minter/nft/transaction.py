@@ -10,9 +10,10 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
+from solders.rent import Rent
 from solders.system_program import CreateAccountParams, create_account
 from solders.transaction import VersionedTransaction
-from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token.constants import MINT_LEN, TOKEN_PROGRAM_ID
 from spl.token.instructions import (
     InitializeMintParams,
     MintToParams,
@@ -34,15 +35,13 @@ from minter.nft.request import MintRequest
 from minter.nft.token2022 import Token2022Mint, token2022_instructions
 
 MAX_TRANSACTION_BYTES = 1232
-MINT_LEN = 82
-# The cluster's default rent: 3480 lamports per byte-year, exempt at two years, 128 bytes of
-# account overhead. Deterministic, so building a transaction needs no RPC call.
-RENT_PER_BYTE = 3480 * 2
-ACCOUNT_OVERHEAD = 128
+# The cluster's default rent (solders' Rent.default(): 3480 lamports per byte-year, exempt at two
+# years, 128 bytes of account overhead). Deterministic, so building a transaction needs no RPC.
+_RENT = Rent.default()
 
 
 def rent_exempt(size: int) -> int:
-    return (ACCOUNT_OVERHEAD + size) * RENT_PER_BYTE
+    return _RENT.minimum_balance(size)
 
 
 def mint_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> list[Instruction]:
