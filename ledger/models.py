@@ -7,6 +7,7 @@ lets the confirmer take the rows it looked at least recently first.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +27,27 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-STATUSES = ("pending", "submitted", "completed", "failed")
+
+class Status(StrEnum):
+    """Where an intent row (mint or transfer) stands; moved only by guarded transitions."""
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """What became of one signed transaction (``nft_attempts.outcome``; NULL until known)."""
+
+    LANDED = "landed"
+    EXPIRED = "expired"  # its blockhash expired and the cluster never saw it
+    SUPERSEDED = "superseded"  # another attempt of the same row landed
+    REJECTED = "rejected"  # refused on send (preflight)
+    FAILED = "failed"  # landed with an error
+
+
+STATUSES = tuple(s.value for s in Status)  # plain strings: they are written into DDL
 STANDARDS = ("metaplex", "token2022")
 ATTEMPT_KINDS = ("mint", "transfer")
 
@@ -48,7 +69,9 @@ class _Intent:
     """Columns every intent row (mint or transfer) carries through the protocol."""
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    status: Mapped[str] = mapped_column(String(16), server_default="pending", nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), server_default=Status.PENDING.value, nullable=False
+    )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     signature: Mapped[str | None] = mapped_column(String(128))
     signed_tx: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from ledger.models import Metric, NftAttempt, NftMint, NftTransfer
+from ledger.models import Metric, NftAttempt, NftMint, NftTransfer, Status
 
 M = TypeVar("M", NftMint, NftTransfer)
 DEFAULT_PAGE = 1000
@@ -36,7 +36,7 @@ class IntentRepository(Generic[M]):
         if not rows:
             return []
         keys = [r[self.model.KEY] for r in rows]
-        values = [{**r, "status": "pending"} for r in rows]
+        values = [{**r, "status": Status.PENDING} for r in rows]
         if "metadata" in values[0]:  # the attribute behind the "metadata" column
             values = [
                 {**{k: v for k, v in r.items() if k != "metadata"}, "metadata_": r["metadata"]}
@@ -66,7 +66,7 @@ class IntentRepository(Generic[M]):
         """Lock the row if it is ``pending`` and no one else holds it."""
         return self.session.scalars(
             select(self.model)
-            .where(self.key == key, self.model.status == "pending")
+            .where(self.key == key, self.model.status == Status.PENDING)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         ).one_or_none()
@@ -96,7 +96,10 @@ class IntentRepository(Generic[M]):
         """Touch and return ``pending`` rows idle for ``older_than`` (their wake-up was lost)."""
         stale = (
             select(self.model.id)
-            .where(self.model.status == "pending", self.model.updated_at < func.now() - older_than)
+            .where(
+                self.model.status == Status.PENDING,
+                self.model.updated_at < func.now() - older_than,
+            )
             .order_by(self.model.updated_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -131,7 +134,7 @@ class IntentRepository(Generic[M]):
         return self._move(
             key,
             expected=expected,
-            status="submitted",
+            status=Status.SUBMITTED,
             signature=signature,
             signed_tx=signed_tx,
             last_valid_block_height=last_valid_block_height,
@@ -141,14 +144,14 @@ class IntentRepository(Generic[M]):
     def mark_completed(self, key: str, *, expected: str, signature: str | None = None) -> bool:
         extra = {"signature": signature} if signature else {}
         return self._move(
-            key, expected=expected, status="completed", completed_at=func.now(), **extra
+            key, expected=expected, status=Status.COMPLETED, completed_at=func.now(), **extra
         )
 
     def mark_failed(self, key: str, *, expected: str, reason: str) -> bool:
-        return self._move(key, expected=expected, status="failed", last_error=reason)
+        return self._move(key, expected=expected, status=Status.FAILED, last_error=reason)
 
     def reset_to_pending(self, key: str, *, expected: str, reason: str) -> bool:
-        return self._move(key, expected=expected, status="pending", last_error=reason)
+        return self._move(key, expected=expected, status=Status.PENDING, last_error=reason)
 
     def note_error(self, key: str, reason: str) -> None:
         self.session.execute(
@@ -202,7 +205,7 @@ class MintRepository(IntentRepository[NftMint]):
             self.session.scalars(
                 select(NftMint.signature)
                 .where(
-                    NftMint.status == "completed",
+                    NftMint.status == Status.COMPLETED,
                     NftMint.standard == standard,
                     NftMint.signature.is_not(None),
                 )
@@ -216,7 +219,7 @@ class MintRepository(IntentRepository[NftMint]):
         seconds = func.extract("epoch", NftMint.completed_at - NftMint.created_at)
         rows = self.session.execute(
             select(NftMint.standard, seconds, NftMint.completed_at)
-            .where(NftMint.status == "completed", NftMint.completed_at > since)
+            .where(NftMint.status == Status.COMPLETED, NftMint.completed_at > since)
             .order_by(NftMint.completed_at)
         ).all()
         return [(standard, float(s), at) for standard, s, at in rows]
@@ -238,7 +241,7 @@ class TransferRepository(IntentRepository[NftTransfer]):
         """Record a move seen on chain but not made by us, as ``completed``; False if known."""
         stmt = (
             insert(NftTransfer)
-            .values({**row, "status": "completed", "completed_at": func.now()})
+            .values({**row, "status": Status.COMPLETED, "completed_at": func.now()})
             .on_conflict_do_nothing()
             .returning(NftTransfer.id)
         )

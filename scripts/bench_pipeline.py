@@ -82,7 +82,7 @@ def enqueue_all(stack: Stack, items: list[dict], *, rate: float | None = None):
     services = build_services(settings, chain=False)
     kw = dict(
         uow_factory=services.uow_factory,
-        mint_secret=settings.mint_key_secret,
+        mint_secret=cfg.reveal(settings.signer.mint_key_secret),
         default_standard="token2022",
         notify=services.notify,
     )

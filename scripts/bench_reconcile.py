@@ -48,7 +48,7 @@ def record_intents(stack: Stack, items: list[dict]) -> None:
         enqueue_mints(
             items,
             uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
+            mint_secret=cfg.reveal(settings.signer.mint_key_secret),
             default_standard="token2022",
             notify=lambda ids: None,  # no workers: this script sends the transactions itself
         )
@@ -61,7 +61,8 @@ def mint_on_chain(stack: Stack, items: list[dict], threads: int) -> list[str]:
     payer = Payer(stack.payer)
     from actors.infra import config as cfg
 
-    secret = cfg.load_settings(stack.env, require=("MINT_KEY_SECRET",)).mint_key_secret
+    settings = cfg.load_settings(stack.env, require=("MINT_KEY_SECRET",))
+    secret = cfg.reveal(settings.signer.mint_key_secret)
     done, lock = [0], threading.Lock()
 
     def send(item: dict) -> str:

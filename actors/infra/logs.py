@@ -1,9 +1,10 @@
 """Structured logs (structlog): JSON in production, readable lines on a terminal.
 
 ``LOG_FORMAT`` (``json`` or ``console``) overrides the choice made from whether stderr is a
-terminal; ``LOG_LEVEL`` sets the level (default INFO). Dramatiq's and uvicorn's stdlib logs go
-through the same renderer; libraries that log every HTTP request (httpx and the like) are held
-at WARNING unless the level is DEBUG. As a last guard, :func:`register_secrets` names values
+terminal; ``LOG_LEVEL`` sets the level (default INFO): both reach :func:`configure_logging`
+from the settings' ``logging`` section. Dramatiq's and uvicorn's stdlib logs go through the same
+renderer; libraries that log every HTTP request (httpx and the like) are held at WARNING unless
+the level is DEBUG. As a last guard, :func:`register_secrets` names values
 (the payer key, the mint seed secret, the JWT secret, in every printable form) that are cut out
 of any line that would carry one; code is written so that none ever does.
 """
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterable
 
 import structlog
 
 REDACTED = "[redacted]"
+DEFAULT_LEVEL = "INFO"
 # Libraries that log a line per request at INFO (httpx "HTTP Request: …", uvicorn's access
 # lines, solana-py's "Transaction sent"): kept at WARNING unless the level is DEBUG. Dramatiq is
 # not among them: its INFO lines are lifecycle (booting, ready, shutting down) and retries.
@@ -46,10 +47,12 @@ def register_secrets(values: Iterable[bytes]) -> None:
 
 
 def register_settings_secrets(settings) -> None:
-    values = [settings.mint_key_secret, settings.jwt_secret]
-    if settings.payer is not None:
-        values.append(bytes(settings.payer.keypair))
-    register_secrets(v for v in values if v)
+    """The secrets of a :class:`actors.infra.config.Settings`, registered for cutting."""
+    secrets = (settings.signer.mint_key_secret, settings.api.jwt_secret)
+    values = [s.get_secret_value() for s in secrets if s is not None]
+    if settings.signer.payer is not None:
+        values.append(bytes(settings.signer.payer.keypair))
+    register_secrets(values)
 
 
 def _scrub(text: str) -> str:
@@ -74,8 +77,10 @@ class _ScrubbingRenderer:
 
 
 def configure_logging(*, fmt: str | None = None, level: str | None = None) -> None:
-    fmt = fmt or os.environ.get("LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
-    level_no = logging.getLevelName((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    """``fmt`` and ``level`` as the settings' ``logging`` section gives them (``LOG_FORMAT``,
+    ``LOG_LEVEL``); no format means console on a terminal, JSON otherwise."""
+    fmt = fmt or ("console" if sys.stderr.isatty() else "json")
+    level_no = logging.getLevelName((level or DEFAULT_LEVEL).upper())
     if not isinstance(level_no, int):
         level_no = logging.INFO
     shared = [

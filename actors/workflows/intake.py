@@ -16,6 +16,7 @@ import structlog
 
 from actors.infra import metrics
 from actors.infra.errors import IntentConflict
+from actors.workflows.ports import UnitOfWorkFactory
 from minter.errors import ValidationError
 from minter.keys import derive_mint_keypair
 from minter.nft import MintRequest, parse_mint_request
@@ -71,7 +72,7 @@ def validate_all(items: Sequence[Mapping], *, default_standard: str) -> list[Min
 def enqueue_mints(
     items: Sequence[Mapping],
     *,
-    uow_factory: Callable,
+    uow_factory: UnitOfWorkFactory,
     mint_secret: bytes,
     default_standard: str,
     notify: Callable[[list[str]], None],
@@ -95,7 +96,9 @@ def enqueue_mints(
     return results
 
 
-def _record_chunk(rows: list[dict], seen: set[str], *, uow_factory: Callable) -> list[Enqueued]:
+def _record_chunk(
+    rows: list[dict], seen: set[str], *, uow_factory: UnitOfWorkFactory
+) -> list[Enqueued]:
     """Insert the chunk's first naming of each new ticket; compare every item with its row."""
     fresh: dict[str, dict] = {}
     for row in rows:

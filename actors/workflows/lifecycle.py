@@ -17,11 +17,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from solders.signature import Signature
+from solders.transaction_status import TransactionStatus
 
 from actors.infra import metrics
-from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+from actors.workflows.ports import Chain, IntentRepository, IntentRow, UnitOfWork, UnitOfWorkFactory
+from ledger.models import Outcome, Status
+from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
 
@@ -42,10 +46,33 @@ DEFAULT_CU_FLOOR = 20_000
 SIMULATION_CU_LIMIT = 1_400_000
 
 
+SKIPPED = "skipped"  # what a worker answers for a row that is not pending, or held elsewhere
+
+
 _LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
 
 
-def sized_transaction(build: Callable, *, chain: ChainClient, margin: float = DEFAULT_CU_MARGIN):
+@runtime_checkable
+class Kind(Protocol):
+    """What the shared lifecycle needs to know of one kind of intent (mint or transfer)."""
+
+    name: str  # nft_attempts.kind
+    key: str  # the name of the row's id attribute
+
+    def repo(self, uow: UnitOfWork) -> IntentRepository: ...
+
+    def key_of(self, row) -> str: ...
+
+    def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
+        """For each row: did it take effect on chain (whichever attempt did it)?"""
+        ...
+
+    def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
+        """A ``submitted`` row's transaction landed with ``err``: resolve it, say how."""
+        ...
+
+
+def sized_transaction(build: Callable, *, chain: Chain, margin: float = DEFAULT_CU_MARGIN):
     """``build(units)`` with the compute unit limit from a simulation plus ``margin``."""
     sim = chain.simulate(build(SIMULATION_CU_LIMIT))
     if sim.err is not None:
@@ -53,7 +80,9 @@ def sized_transaction(build: Callable, *, chain: ChainClient, margin: float = DE
     return build(max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin)))
 
 
-def record_sent(uow_factory: Callable, signature: str, bound, *, unknown: str | None) -> str:
+def record_sent(
+    uow_factory: UnitOfWorkFactory, signature: str, bound, *, unknown: str | None
+) -> Status:
     """After a send that was not refused: ``sent_at``, one log line, ``submitted``.
 
     sent_at is written after the send, not in the persist commit: a crash in between must not
@@ -67,15 +96,15 @@ def record_sent(uow_factory: Callable, signature: str, bound, *, unknown: str | 
         bound.info("send_outcome_unknown", error=unknown)
     else:
         bound.info("sent")
-    return "submitted"
+    return Status.SUBMITTED
 
 
-def persist_submitted(uow, kind: Kind, key: str, tx, last_valid: int) -> str:
+def persist_submitted(uow: UnitOfWork, kind: Kind, key: str, tx, last_valid: int) -> str:
     """Step 3: signature, signed bytes and last valid height committed before any send."""
     signature = str(tx.signatures[0])
     kind.repo(uow).mark_submitted(
         key,
-        expected="pending",
+        expected=Status.PENDING,
         signature=signature,
         signed_tx=bytes(tx),
         last_valid_block_height=last_valid,
@@ -96,9 +125,9 @@ def payer_problem(err: str) -> bool:
     return any(p in err for p in _PAYER_PROBLEMS)
 
 
-def complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind: Kind) -> None:
+def complete_from_history(uow: UnitOfWork, row, chain: Chain, *, expected: str, kind: Kind) -> None:
     """It happened on chain: find which recorded attempt landed, and complete with it."""
-    key = getattr(row, kind.key)
+    key = kind.key_of(row)
     attempts = uow.attempts.list_for(kind.name, key)
     landed = None
     if attempts:
@@ -106,21 +135,10 @@ def complete_from_history(uow, row, chain: ChainClient, *, expected: str, kind: 
         for attempt, status in zip(attempts, statuses, strict=True):
             if status is not None and status.err is None:
                 landed = attempt.signature
-                uow.attempts.set_outcome(attempt.signature, "landed")
+                uow.attempts.set_outcome(attempt.signature, Outcome.LANDED)
             elif attempt.outcome is None:
-                uow.attempts.set_outcome(attempt.signature, "superseded")
+                uow.attempts.set_outcome(attempt.signature, Outcome.SUPERSEDED)
     kind.repo(uow).mark_completed(key, expected=expected, signature=landed)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What the confirmer needs to know of one kind of intent (mint or transfer)."""
-
-    name: str  # nft_attempts.kind
-    repo: Callable  # uow -> its repository
-    key: str  # the row's id attribute
-    happened: Callable  # (uow, chain, rows) -> [bool]: did it take effect on chain?
-    landed_with_error: Callable  # (uow, chain, row, err) -> "completed" | "failed" | "pending"
 
 
 @dataclass
@@ -133,10 +151,20 @@ class ConfirmStats:
     rebuild_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """One claimed row beside the chain: its status, and for an expired unseen one whether
+    its effect is on chain anyway (None while its blockhash is still valid)."""
+
+    row: IntentRow
+    status: TransactionStatus | None
+    happened: bool | None = None
+
+
 def confirm_submitted(
     *,
-    uow_factory: Callable,
-    chain: ChainClient,
+    uow_factory: UnitOfWorkFactory,
+    chain: Chain,
     kind: Kind,
     commitment: str = "confirmed",
     limit: int = DEFAULT_CONFIRM_BATCH,
@@ -146,80 +174,127 @@ def confirm_submitted(
     """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call."""
     stats = ConfirmStats()
     resend: dict[str, bytes] = {}  # signature -> the signed bytes
-    need = _LEVELS[commitment]
     with uow_factory() as uow:
-        repo = kind.repo(uow)
-        rows = repo.claim_batch("submitted", limit=limit)
+        rows = _claim(uow, kind, limit)
         if not rows:
             return stats
-        statuses = chain.statuses([Signature.from_string(r.signature) for r in rows])
-        unseen = [r for r, s in zip(rows, statuses, strict=True) if s is None]
-        height = chain.block_height() if unseen else 0
-        expired = [r for r in unseen if height > r.last_valid_block_height]
-        happened = dict(
-            zip(
-                [id(r) for r in expired],
-                kind.happened(uow, chain, expired) if expired else [],
-                strict=True,
-            )
-        )
-        for row, status in zip(rows, statuses, strict=True):
-            key = getattr(row, kind.key)
-            if status is not None and status.err is None:
-                if _level(status) >= need:
-                    repo.mark_completed(key, expected="submitted")
-                    uow.attempts.set_outcome(row.signature, "landed")
-                    stats.completed += 1
-                else:
-                    stats.waiting += 1
-            elif status is not None:  # landed with an error (only with skip_preflight)
-                uow.attempts.set_outcome(row.signature, "failed", str(status.err))
-                outcome = kind.landed_with_error(uow, chain, row, str(status.err))
-                stats.completed += outcome == "completed"
-                stats.failed += outcome == "failed"
-                if outcome == "pending":
-                    stats.rebuild_ids.append(key)
-            elif id(row) in happened:
-                if happened[id(row)]:
-                    complete_from_history(uow, row, chain, expected="submitted", kind=kind)
-                    stats.completed += 1
-                else:
-                    uow.attempts.set_outcome(row.signature, "expired")
-                    if expired_for_good(row, kind, max_attempts, repo):
-                        stats.failed += 1  # not in rebuild_ids: nothing wakes a failed row
-                    else:
-                        repo.reset_to_pending(
-                            key, expected="submitted", reason="blockhash expired unseen"
-                        )
-                        stats.rebuilt += 1
-                        stats.rebuild_ids.append(key)
-            else:
-                resend[row.signature] = bytes(row.signed_tx)
-        repo.mark_checked([getattr(r, kind.key) for r in rows])
+        for seen in _classify(uow, chain, kind, rows):
+            if seen.status is not None and seen.status.err is None:
+                _resolve_landed(uow, kind, seen, stats, need=_LEVELS[commitment])
+            elif seen.status is not None:  # landed with an error (only with skip_preflight)
+                _resolve_landed_with_error(uow, chain, kind, seen, stats)
+            elif seen.happened is not None:
+                _resolve_expired(uow, chain, kind, seen, stats, max_attempts=max_attempts)
+            else:  # unseen, blockhash still valid
+                resend[seen.row.signature] = bytes(seen.row.signed_tx)
+        kind.repo(uow).mark_checked([kind.key_of(r) for r in rows])
         uow.commit()
-    for raw in resend.values():  # the same bytes: at most one of them can ever land
+    _rebroadcast(chain, kind, resend, stats)
+    if notify and stats.rebuild_ids:
+        notify(stats.rebuild_ids)
+    _record_resent(uow_factory, resend)
+    return stats
+
+
+def _claim(uow: UnitOfWork, kind: Kind, limit: int) -> list[IntentRow]:
+    """Lock up to ``limit`` submitted rows no other confirmer holds, least recently checked."""
+    return kind.repo(uow).claim_batch(Status.SUBMITTED, limit=limit)
+
+
+def _classify(uow: UnitOfWork, chain: Chain, kind: Kind, rows) -> list[_Seen]:
+    """One statuses call for all; the block height only if some are unseen, and the chain's
+    effect only for those whose blockhash has expired."""
+    statuses = chain.statuses([Signature.from_string(r.signature) for r in rows])
+    unseen = [r for r, s in zip(rows, statuses, strict=True) if s is None]
+    height = chain.block_height() if unseen else 0
+    expired = [r for r in unseen if height > r.last_valid_block_height]
+    happened = dict(
+        zip(
+            [id(r) for r in expired],
+            kind.happened(uow, chain, expired) if expired else [],
+            strict=True,
+        )
+    )
+    return [_Seen(r, s, happened.get(id(r))) for r, s in zip(rows, statuses, strict=True)]
+
+
+def _resolve_landed(
+    uow: UnitOfWork, kind: Kind, seen: _Seen, stats: ConfirmStats, *, need: int
+) -> None:
+    """Landed OK: completed once it reached the asked commitment level, else wait for it."""
+    if _level(seen.status) < need:
+        stats.waiting += 1
+        return
+    kind.repo(uow).mark_completed(kind.key_of(seen.row), expected=Status.SUBMITTED)
+    uow.attempts.set_outcome(seen.row.signature, Outcome.LANDED)
+    stats.completed += 1
+
+
+def _resolve_landed_with_error(
+    uow: UnitOfWork, chain: Chain, kind: Kind, seen: _Seen, stats: ConfirmStats
+) -> None:
+    """Landed with an error: the kind decides (e.g. a mint that exists was an earlier landing)."""
+    err = str(seen.status.err)
+    uow.attempts.set_outcome(seen.row.signature, Outcome.FAILED, err)
+    outcome = kind.landed_with_error(uow, chain, seen.row, err)
+    stats.completed += outcome == Status.COMPLETED
+    stats.failed += outcome == Status.FAILED
+    if outcome == Status.PENDING:
+        stats.rebuild_ids.append(kind.key_of(seen.row))
+
+
+def _resolve_expired(
+    uow: UnitOfWork,
+    chain: Chain,
+    kind: Kind,
+    seen: _Seen,
+    stats: ConfirmStats,
+    *,
+    max_attempts: int,
+) -> None:
+    """Expired unseen: complete if it happened anyway, else rebuild, or fail at the cap."""
+    row, key = seen.row, kind.key_of(seen.row)
+    if seen.happened:
+        complete_from_history(uow, row, chain, expected=Status.SUBMITTED, kind=kind)
+        stats.completed += 1
+        return
+    uow.attempts.set_outcome(row.signature, Outcome.EXPIRED)
+    if expired_for_good(row, kind, max_attempts, kind.repo(uow)):
+        stats.failed += 1  # not in rebuild_ids: nothing wakes a failed row
+        return
+    kind.repo(uow).reset_to_pending(
+        key, expected=Status.SUBMITTED, reason="blockhash expired unseen"
+    )
+    stats.rebuilt += 1
+    stats.rebuild_ids.append(key)
+
+
+def _rebroadcast(chain: Chain, kind: Kind, resend: dict[str, bytes], stats: ConfirmStats) -> None:
+    """The same bytes again: at most one of them can ever land."""
+    for raw in resend.values():
         metrics.rebroadcast(kind.name)
         try:
             chain.send(raw)
         except (SendOutcomeUnknown, TransactionRejected):
             pass  # resolved on a later pass either way
         stats.rebroadcast += 1
-    if notify and stats.rebuild_ids:
-        notify(stats.rebuild_ids)
-    if resend:  # only fills sent_at left NULL (a worker died between commit and send)
+
+
+def _record_resent(uow_factory: UnitOfWorkFactory, resend: dict[str, bytes]) -> None:
+    """Only fills sent_at left NULL (a worker died between its commit and its send)."""
+    if resend:
         with uow_factory() as uow:
             uow.attempts.mark_sent(list(resend))
             uow.commit()
-    return stats
 
 
-def expired_for_good(row, kind: Kind, max_attempts: int, repo) -> bool:
+def expired_for_good(row, kind: Kind, max_attempts: int, repo: IntentRepository) -> bool:
     """The row's latest attempt expired unseen and its effect is absent: fail it if that was
     its last allowed attempt (earlier ones expired before it was signed, so none can land)."""
     if row.attempts < max_attempts:
         return False
     reason = f"all {row.attempts} attempts expired unseen; the {kind.name} is not on chain"
-    return repo.mark_failed(getattr(row, kind.key), expected="submitted", reason=reason)
+    return repo.mark_failed(kind.key_of(row), expected=Status.SUBMITTED, reason=reason)
 
 
 def _level(status) -> int:
@@ -231,7 +306,7 @@ def _level(status) -> int:
 
 def sweep(
     *,
-    uow_factory: Callable,
+    uow_factory: UnitOfWorkFactory,
     notify: Callable[[list[str]], None],
     kind: Kind,
     pending_age: timedelta = DEFAULT_PENDING_AGE,

@@ -8,7 +8,6 @@ Every workflow takes its collaborators as arguments; the worker's actors stay th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -18,17 +17,19 @@ from solders.pubkey import Pubkey
 from actors.infra import metrics
 from actors.workflows.lifecycle import (
     DEFAULT_CU_MARGIN,
-    Kind,
+    SKIPPED,
     complete_from_history,
     payer_problem,
     persist_submitted,
     record_sent,
     sized_transaction,
 )
+from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
+from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
-from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +48,7 @@ class MintSigner:
 # build
 
 
-def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
+def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair):
     """A signed mint transaction and its last valid block height."""
     blockhash, last_valid = chain.latest_blockhash()
 
@@ -69,36 +70,37 @@ def build_signed(req, *, chain: ChainClient, signer: MintSigner, mint: Keypair):
 
 
 def process_mint(
-    ticket_id: str, *, uow_factory: Callable, chain: ChainClient, signer: MintSigner
+    ticket_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain, signer: MintSigner
 ) -> str:
     """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened."""
     bound = log.bind(ticket_id=ticket_id)
     with uow_factory() as uow:
         row = uow.mints.claim_pending(ticket_id)
         if row is None:
-            return "skipped"  # not pending any more, or another worker holds it
+            return SKIPPED  # not pending any more, or another worker holds it
         bound = bound.bind(mint_address=row.mint_address)
         mint = derive_mint_keypair(signer.mint_secret, ticket_id)
         if str(mint.pubkey()) != row.mint_address:
             uow.mints.mark_failed(
                 ticket_id,
-                expected="pending",
+                expected=Status.PENDING,
                 reason="derived mint key does not match the recorded mint address "
                 "(MINT_KEY_SECRET changed); refusing to sign",
             )
             uow.commit()
             bound.error("mint_key_mismatch")
-            return "failed"
+            return Status.FAILED
         try:
             req = parse_mint_request(row.payload, default_standard=row.standard)
         except ValidationError as exc:
-            uow.mints.mark_failed(ticket_id, expected="pending", reason=f"invalid request: {exc}")
+            reason = f"invalid request: {exc}"
+            uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
             uow.commit()
-            return "failed"
+            return Status.FAILED
         try:
             tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint)
         except TransactionRejected as exc:
-            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="pending")
+            outcome = _resolve_refusal(uow, row, chain, exc.err, expected=Status.PENDING)
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
@@ -113,38 +115,54 @@ def process_mint(
     except TransactionRejected as exc:
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
-            uow.attempts.set_outcome(signature, "rejected", exc.err)
-            outcome = _resolve_refusal(uow, row, req, chain, exc.err, expected="submitted")
+            uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
+            outcome = _resolve_refusal(uow, row, chain, exc.err, expected=Status.SUBMITTED)
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
     return record_sent(uow_factory, signature, bound, unknown=unknown)
 
 
-def _resolve_refusal(uow, row, req, chain: ChainClient, err: str, *, expected: str) -> str:
+def _resolve_refusal(
+    uow: UnitOfWork, row: MintRow, chain: Chain, err: str, *, expected: str
+) -> Status:
     """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
     (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
     if account is not None:
         complete_from_history(uow, row, chain, expected=expected, kind=MINTS)
-        return "completed"
+        return Status.COMPLETED
     if payer_problem(err):  # the payer needs funding; not the ticket's fault
-        if expected != "pending":
+        if expected != Status.PENDING:
             uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
         else:
             uow.mints.note_error(row.ticket_id, err)
-        return "pending"
-    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=f"refused by the cluster: {err}")
-    return "failed"
+        return Status.PENDING
+    reason = f"refused by the cluster: {err}"
+    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=reason)
+    return Status.FAILED
 
 
-def _mints_exist(uow, chain: ChainClient, rows) -> list[bool]:
-    accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
-    return [a is not None for a in accounts]
+class MintKind:
+    """Mints in the shared lifecycle (:class:`actors.workflows.lifecycle.Kind`)."""
+
+    name = "mint"
+    key = "ticket_id"
+
+    def repo(self, uow: UnitOfWork) -> MintRepository:
+        return uow.mints
+
+    def key_of(self, row: MintRow) -> str:
+        return row.ticket_id
+
+    def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
+        """The mint address is deterministic: its account exists only if one attempt landed."""
+        accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
+        return [a is not None for a in accounts]
+
+    def landed_with_error(self, uow: UnitOfWork, chain: Chain, row: MintRow, err: str) -> Status:
+        # parsed as the worker did before signing: a payload that no longer parses raises here
+        parse_mint_request(row.payload, default_standard=row.standard)
+        return _resolve_refusal(uow, row, chain, err, expected=Status.SUBMITTED)
 
 
-def _mint_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
-    req = parse_mint_request(row.payload, default_standard=row.standard)
-    return _resolve_refusal(uow, row, req, chain, err, expected="submitted")
-
-
-MINTS = Kind("mint", lambda uow: uow.mints, "ticket_id", _mints_exist, _mint_landed_with_error)
+MINTS = MintKind()

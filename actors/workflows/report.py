@@ -16,6 +16,8 @@ import structlog
 from prometheus_client import Metric
 
 from actors.infra import metrics
+from actors.workflows.ports import Chain, UnitOfWork, UnitOfWorkFactory
+from ledger.models import Status
 
 SERVICE_NAME = "minting-worker"
 DEFAULT_INTERVAL = 15.0  # seconds between reports (MINT_METRICS_INTERVAL)
@@ -25,19 +27,19 @@ QUANTILES = (0.5, 0.95, 0.99)
 log = structlog.get_logger(__name__)
 
 
-def refresh_from_ledger(uow, since: datetime | None) -> datetime | None:
+def refresh_from_ledger(uow: UnitOfWork, since: datetime | None) -> datetime | None:
     """Set the ledger-derived series; observe latencies of mints completed after ``since``."""
     mints: dict[str, int] = {}
     for (status, standard), n in uow.mints.count_by_status_and_standard().items():
         mints[status] = mints.get(status, 0) + n
-        if status in ("completed", "failed"):
+        if status in (Status.COMPLETED, Status.FAILED):
             metrics.series("mints").labels(status, standard).set(n)
     for table, by_status in (
         ("nft_mints", mints),
         ("nft_transfers", uow.transfers.count_by_status()),
     ):
-        for status in ("pending", "submitted", "completed", "failed"):
-            metrics.series("rows").labels(table, status).set(by_status.get(status, 0))
+        for status in Status:
+            metrics.series("rows").labels(table, status.value).set(by_status.get(status, 0))
     if since is None:
         return uow.mints.db_now()
     latest = since
@@ -47,7 +49,7 @@ def refresh_from_ledger(uow, since: datetime | None) -> datetime | None:
     return latest
 
 
-def refresh_from_chain(chain, payer) -> None:
+def refresh_from_chain(chain: Chain, payer) -> None:
     metrics.series("balance").set(chain.balance(payer))
     metrics.series("block_height").set(chain.block_height())
 
@@ -97,9 +99,9 @@ def _quantile(points: list[tuple[float, float]], q: float) -> float | None:
 
 def report_once(
     *,
-    uow_factory: Callable,
-    store_uow_factory: Callable,
-    chain,
+    uow_factory: UnitOfWorkFactory,
+    store_uow_factory: UnitOfWorkFactory,
+    chain: Chain,
     payer,
     collect: Callable[[], Iterable[Metric]],
     since: datetime | None,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from solders.pubkey import Pubkey
 
 from actors.workflows.holders import ticket_history
+from actors.workflows.ports import Chain, UnitOfWorkFactory
+from ledger.models import Status
 from minter.nft import accounts_to_read, check_accounts, parse_mint_request
-from minter.rpc import ChainClient
 
 
-def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) -> dict | None:
+def ticket_status(ticket_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain) -> dict | None:
     """The row's fields, the chain's view, and whether the two agree; None if no such ticket."""
     with uow_factory() as uow:
         row = uow.mints.get(ticket_id)
@@ -27,7 +27,7 @@ def ticket_status(ticket_id: str, *, uow_factory: Callable, chain: ChainClient) 
     # through ChainClient, so the read has the service's retry and metrics policy
     verification = check_accounts(req, mint, chain.accounts(accounts_to_read(req, mint)))
     on_chain = verification.ok
-    if row.status == "completed":
+    if row.status == Status.COMPLETED:
         agrees = on_chain
     else:
         agrees = not on_chain

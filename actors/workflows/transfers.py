@@ -19,18 +19,26 @@ from actors.infra import metrics
 from actors.infra.errors import IntentConflict
 from actors.workflows.holders import current_holder
 from actors.workflows.lifecycle import (
-    Kind,
+    SKIPPED,
     complete_from_history,
     payer_problem,
     persist_submitted,
     record_sent,
     sized_transaction,
 )
+from actors.workflows.ports import (
+    Chain,
+    TransferRepository,
+    TransferRow,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft import parse_transfer_request
 from minter.nft.decode import decode_token_account
-from minter.rpc import ChainClient, SendOutcomeUnknown, TransactionRejected
+from minter.rpc import SendOutcomeUnknown, TransactionRejected
 from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
 
 log = structlog.get_logger(__name__)
@@ -66,7 +74,7 @@ class TransferEnqueued:
 def enqueue_transfer(
     item: Mapping,
     *,
-    uow_factory: Callable,
+    uow_factory: UnitOfWorkFactory,
     signer: TransferSigner,
     notify: Callable[[list[str]], None],
 ) -> TransferEnqueued:
@@ -119,7 +127,7 @@ def ticket_transfer(row, standard: str, payer: Pubkey, *, close_source: bool) ->
     )
 
 
-def holdings(chain: ChainClient, t: TicketTransfer) -> tuple[int, int]:
+def holdings(chain: Chain, t: TicketTransfer) -> tuple[int, int]:
     """(source amount, destination amount) of the ticket's token, one RPC call."""
     src, dst = chain.accounts([t.source_account, t.destination_account])
 
@@ -130,13 +138,13 @@ def holdings(chain: ChainClient, t: TicketTransfer) -> tuple[int, int]:
 
 
 def process_transfer(
-    transfer_id: str, *, uow_factory: Callable, chain: ChainClient, signer: TransferSigner
+    transfer_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain, signer: TransferSigner
 ) -> str:
     bound = log.bind(transfer_id=transfer_id)
     with uow_factory() as uow:
         row = uow.transfers.claim_pending(transfer_id)
         if row is None:
-            return "skipped"
+            return SKIPPED
         bound = bound.bind(ticket_id=row.ticket_id, mint_address=row.token_address)
         mint_row = uow.mints.get(row.ticket_id)
         source = signer.holds(row.from_address)
@@ -145,16 +153,16 @@ def process_transfer(
         )
         have, there = holdings(chain, t)
         if there >= 1:  # an earlier attempt (or someone else) delivered it: say which
-            complete_from_history(uow, row, chain, expected="pending", kind=TRANSFERS)
+            complete_from_history(uow, row, chain, expected=Status.PENDING, kind=TRANSFERS)
             uow.commit()
             bound.info("already_there")
-            return "completed"
+            return Status.COMPLETED
         if have < 1 or source is None:
             reason = "source does not hold the token" if have < 1 else "source is not custody"
-            uow.transfers.mark_failed(transfer_id, expected="pending", reason=reason)
+            uow.transfers.mark_failed(transfer_id, expected=Status.PENDING, reason=reason)
             uow.commit()
             bound.info("transfer_refused", reason=reason)
-            return "failed"
+            return Status.FAILED
         blockhash, last_valid = chain.latest_blockhash()
 
         def build(units: int):
@@ -172,11 +180,11 @@ def process_transfer(
         except TransactionRejected as exc:
             if payer_problem(exc.err):
                 uow.transfers.note_error(transfer_id, exc.err)
-                outcome = "pending"
+                outcome = Status.PENDING
             else:
                 reason = f"refused by the cluster: {exc.err}"
-                uow.transfers.mark_failed(transfer_id, expected="pending", reason=reason)
-                outcome = "failed"
+                uow.transfers.mark_failed(transfer_id, expected=Status.PENDING, reason=reason)
+                outcome = Status.FAILED
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
@@ -191,40 +199,55 @@ def process_transfer(
     except TransactionRejected as exc:  # e.g. AlreadyProcessed: a rebroadcast got there first
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
-            uow.attempts.set_outcome(signature, "rejected", exc.err)
-            if _destinations_hold(uow, chain, [row])[0]:
-                complete_from_history(uow, row, chain, expected="submitted", kind=TRANSFERS)
-                outcome = "completed"
+            uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
+            if TRANSFERS.happened(uow, chain, [row])[0]:
+                complete_from_history(uow, row, chain, expected=Status.SUBMITTED, kind=TRANSFERS)
+                outcome = Status.COMPLETED
             else:
-                uow.transfers.reset_to_pending(transfer_id, expected="submitted", reason=exc.err)
-                outcome = "pending"
+                uow.transfers.reset_to_pending(
+                    transfer_id, expected=Status.SUBMITTED, reason=exc.err
+                )
+                outcome = Status.PENDING
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
     return record_sent(uow_factory, signature, bound, unknown=unknown)
 
 
-def _destinations_hold(uow, chain: ChainClient, rows) -> list[bool]:
-    standards = {m.ticket_id: m.standard for m in uow.mints.get_many([r.ticket_id for r in rows])}
-    owners = [Pubkey.from_string(r.from_address) for r in rows]
-    accounts = chain.accounts(
-        [
-            ticket_transfer(r, standards[r.ticket_id], o, close_source=False).destination_account
-            for r, o in zip(rows, owners, strict=True)
-        ]
-    )
-    return [a is not None and decode_token_account(bytes(a.data)).amount >= 1 for a in accounts]
+class TransferKind:
+    """Transfers in the shared lifecycle (:class:`actors.workflows.lifecycle.Kind`)."""
+
+    name = "transfer"
+    key = "transfer_id"
+
+    def repo(self, uow: UnitOfWork) -> TransferRepository:
+        return uow.transfers
+
+    def key_of(self, row: TransferRow) -> str:
+        return row.transfer_id
+
+    def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
+        """Does each destination hold the token? (Whoever moved it, the claim is fulfilled.)"""
+        standards = {
+            m.ticket_id: m.standard for m in uow.mints.get_many([r.ticket_id for r in rows])
+        }
+        owners = [Pubkey.from_string(r.from_address) for r in rows]
+        accounts = chain.accounts(
+            [
+                ticket_transfer(
+                    r, standards[r.ticket_id], o, close_source=False
+                ).destination_account
+                for r, o in zip(rows, owners, strict=True)
+            ]
+        )
+        return [a is not None and decode_token_account(bytes(a.data)).amount >= 1 for a in accounts]
+
+    def landed_with_error(
+        self, uow: UnitOfWork, chain: Chain, row: TransferRow, err: str
+    ) -> Status:
+        """Nothing moved: rebuild it (the destination check runs again before signing)."""
+        uow.transfers.reset_to_pending(row.transfer_id, expected=Status.SUBMITTED, reason=err)
+        return Status.PENDING
 
 
-def _transfer_landed_with_error(uow, chain: ChainClient, row, err: str) -> str:
-    uow.transfers.reset_to_pending(row.transfer_id, expected="submitted", reason=err)
-    return "pending"
-
-
-TRANSFERS = Kind(
-    "transfer",
-    lambda uow: uow.transfers,
-    "transfer_id",
-    _destinations_hold,
-    _transfer_landed_with_error,
-)
+TRANSFERS = TransferKind()

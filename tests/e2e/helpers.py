@@ -52,8 +52,8 @@ def enqueue(stack: Stack, items: list[dict], **kw):
         return enqueue_mints(
             items,
             uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
-            default_standard=settings.standard,
+            mint_secret=cfg.reveal(settings.signer.mint_key_secret),
+            default_standard=settings.minting.standard,
             notify=services.notify,
             **kw,
         )
@@ -82,7 +82,7 @@ def claim(stack: Stack, transfers: list[tuple[str, str, str]], *, check: bool = 
             enqueue_transfer(
                 {"transfer_id": t, "ticket_id": k, "to": to},
                 uow_factory=services.uow_factory,
-                signer=TransferSigner(payer=settings.payer),
+                signer=TransferSigner(payer=settings.signer.payer),
                 notify=services.notify_transfers,
             )
             for t, k, to in transfers

@@ -3,23 +3,27 @@
 import pytest
 
 from actors.entrypoints.cli.mints import format_table, read_csv
-from actors.infra.bootstrap import Tuning
+from actors.infra.config import ChainSettings, DatabaseSettings, MintingSettings, load_settings
 from actors.infra.errors import SettingsError
-from actors.infra.tuning import tuning_from_env
 
 
 def test_tuning_defaults_and_overrides():
-    assert tuning_from_env({}) == Tuning()
-    t = tuning_from_env(
+    s = load_settings({})
+    assert (s.minting, s.chain, s.database) == (
+        MintingSettings(),
+        ChainSettings(),
+        DatabaseSettings(),
+    )
+    t = load_settings(
         {"MINT_SEND_RATE": "250", "SOLANA_SKIP_PREFLIGHT": "true", "MINT_PENDING_AGE": "2.5"}
     )
-    assert (t.send_rate, t.skip_preflight, t.pending_age) == (250, True, 2.5)
+    assert (t.minting.send_rate, t.chain.skip_preflight, t.minting.pending_age) == (250, True, 2.5)
 
 
 @pytest.mark.parametrize("name,value", [("MINT_SEND_RATE", "fast"), ("MINT_PENDING_AGE", "-1")])
 def test_bad_tuning_names_the_variable(name, value):
     with pytest.raises(SettingsError) as err:
-        tuning_from_env({name: value})
+        load_settings({name: value})
     assert err.value.name == name
 
 

@@ -8,13 +8,13 @@ import logging
 import pytest
 import structlog
 
+from actors.infra.config import load_settings
 from actors.infra.logs import DEFAULT_QUIET_LOGGERS, configure_logging
 
 
 @pytest.fixture(autouse=True)
-def restore_logging(monkeypatch):
+def restore_logging():
     """configure_logging changes process-wide state: put it back after each test."""
-    monkeypatch.delenv("LOG_LEVEL", raising=False)
     root = logging.getLogger()
     saved = (root.handlers[:], root.level, structlog.get_config())
     levels = {name: logging.getLogger(name).level for name in DEFAULT_QUIET_LOGGERS}
@@ -23,6 +23,12 @@ def restore_logging(monkeypatch):
     structlog.configure(**saved[2])
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+
+
+def logging_of(env: dict[str, str]) -> dict[str, str]:
+    """configure_logging's arguments as a command gives them: the settings' logging section."""
+    section = load_settings({"LOG_FORMAT": "json", **env}).logging
+    return {"fmt": section.format, "level": section.level}
 
 
 def rendered(capsys) -> list[dict]:
@@ -52,10 +58,9 @@ def test_request_lines_are_not_rendered_at_info(capsys):
     ]
 
 
-def test_log_level_debug_renders_them(capsys, monkeypatch):
+def test_log_level_debug_renders_them(capsys):
     configure_logging(fmt="json")  # quieted first: DEBUG must undo it
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
-    configure_logging(fmt="json")
+    configure_logging(**logging_of({"LOG_LEVEL": "DEBUG"}))
     emit_requests()
     assert [e["logger"] for e in rendered(capsys)] == [
         "httpx",
@@ -64,9 +69,8 @@ def test_log_level_debug_renders_them(capsys, monkeypatch):
     ]
 
 
-def test_a_level_above_warning_holds_for_libraries_too(capsys, monkeypatch):
-    monkeypatch.setenv("LOG_LEVEL", "ERROR")
-    configure_logging(fmt="json")
+def test_a_level_above_warning_holds_for_libraries_too(capsys):
+    configure_logging(**logging_of({"LOG_LEVEL": "error"}))
     logging.getLogger("httpx").warning("connection pool is full")
     logging.getLogger("actors.entrypoints.http.app").error("boom")
     assert [e["event"] for e in rendered(capsys)] == ["boom"]

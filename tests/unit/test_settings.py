@@ -41,15 +41,15 @@ EVERYTHING = DATABASE + CHAIN + QUEUE + ("JWT_SECRET",)
 
 def test_good_environment_loads(good_env, keypair_path):
     s = load_settings(good_env, require=EVERYTHING)
-    assert s.payer.pubkey == keypair_path[0].pubkey()
-    assert s.standard == "token2022" and s.commitment == "finalized"
-    assert s.monitoring_database_url == good_env["DATABASE_URL"]
+    assert s.signer.payer.pubkey == keypair_path[0].pubkey()
+    assert s.minting.standard == "token2022" and s.chain.commitment == "finalized"
+    assert s.database.monitoring_url == good_env["DATABASE_URL"]
 
 
 def test_defaults(good_env):
     env = {k: v for k, v in good_env.items() if k not in ("NFT_STANDARD", "SOLANA_COMMITMENT")}
     s = load_settings(env, require=EVERYTHING)
-    assert (s.standard, s.commitment) == ("metaplex", "confirmed")
+    assert (s.minting.standard, s.chain.commitment) == ("metaplex", "confirmed")
 
 
 @pytest.mark.parametrize("name", EVERYTHING)
@@ -104,17 +104,17 @@ def test_payer_defaults_to_solana_cli_path(good_env, tmp_path, monkeypatch):
     write_keypair_file(kp, tmp_path / ".config/solana/id.json")
     monkeypatch.setenv("HOME", str(tmp_path))
     env = {k: v for k, v in good_env.items() if k != "SOLANA_PAYER_KEYPAIR"}
-    assert load_settings(env, require=EVERYTHING).payer.pubkey == kp.pubkey()
+    assert load_settings(env, require=EVERYTHING).signer.payer.pubkey == kp.pubkey()
 
 
 def test_only_what_the_command_needs_is_required():
     s = load_settings({"DATABASE_URL": "postgresql://u@h/db"}, require=DATABASE)
-    assert s.rpc_url is None and s.payer is None
+    assert s.chain.rpc_url is None and s.signer.payer is None
 
 
 def test_secrets_never_in_repr(good_env, keypair_path):
     s = load_settings(good_env, require=EVERYTHING)
-    text = repr(s) + str(s.payer) + repr(s.mint_key_secret) + str(s.jwt_secret)
+    text = repr(s) + str(s.signer.payer) + repr(s.signer.mint_key_secret) + str(s.api.jwt_secret)
     assert GOOD_SECRET not in text and "j" * 40 not in text
     assert str(keypair_path[0]) not in text  # str(Keypair) is the base58 secret key
 

@@ -1,6 +1,8 @@
 """The ``minter`` console command: parse, call one function, map errors to a line and exit code.
 
-The command table is DESIGN.md's interface contract.
+The command table is DESIGN.md's interface contract. Each command declares the settings it
+cannot run without (``needs``); :func:`main` loads the one settings model for it, so every
+variable that is set is checked before anything runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from actors.infra import config as cfg
+from actors.infra.config import Settings
 from actors.infra.errors import SettingsError
 from actors.infra.exit_codes import (
     EXIT_INTERNAL,
@@ -25,18 +28,17 @@ from minter.errors import ValidationError
 DEFAULT_WORKER_PROCESSES = 2
 DEFAULT_WORKER_THREADS = 8
 DEFAULT_STUCK_AFTER_SECONDS = 600
-DEFAULT_METRICS_PORT = 9191  # Dramatiq's Prometheus middleware's own default
+Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _err(message: str) -> None:
     print(f"minter: {message}", file=sys.stderr)
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE)
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.migrate import upgrade
 
-    upgrade(settings.database_url, revision=args.revision)
+    upgrade(settings.database.url, revision=args.revision)
     print(f"database at revision {args.revision}")
     return EXIT_OK
 
@@ -53,15 +55,19 @@ def _metrics_dir() -> str:
     return path
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)  # fail here, in one line
-    # before anything imports prometheus_client: every worker process writes its series there
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    # the settings were checked here, in one line; each worker process reads them again
+    host = args.metrics_host or settings.worker.metrics_host
+    port = args.metrics_port if args.metrics_port is not None else settings.worker.metrics_port
+    # Process plumbing for this worker group's children, not operator settings (so not in the
+    # settings model): set before anything imports prometheus_client, since every worker
+    # process writes its series into that directory.
     path = _metrics_dir()
     os.environ.update(
         PROMETHEUS_MULTIPROC_DIR=path,
         dramatiq_prom_db=path,
-        dramatiq_prom_host=args.metrics_host,
-        dramatiq_prom_port=str(args.metrics_port),
+        dramatiq_prom_host=host,
+        dramatiq_prom_port=str(port),
         MINTER_WORKER_STARTED=str(time.time()),  # the reporter's latency watermark starts here
     )
     from dramatiq.cli import main as dramatiq_main
@@ -80,14 +86,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return dramatiq_main(make_argument_parser().parse_args(argv))
 
 
-def cmd_enqueue(args: argparse.Namespace) -> int:
+def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
     from actors.entrypoints.cli.mints import enqueue_command
 
-    return enqueue_command(args)
+    return enqueue_command(args, settings)
 
 
-def cmd_api(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from actors.entrypoints.http.app import build_app
@@ -98,29 +103,29 @@ def cmd_api(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_transfer(args: argparse.Namespace) -> int:
+def cmd_transfer(args: argparse.Namespace, settings: Settings) -> int:
     from actors.entrypoints.cli.mints import transfer_command
 
-    return transfer_command(args)
+    return transfer_command(args, settings)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from actors.entrypoints.cli.mints import status_command
 
-    return status_command(args)
+    return status_command(args, settings)
 
 
-def cmd_localnet(args: argparse.Namespace) -> int:
+def cmd_localnet(args: argparse.Namespace, settings: Settings) -> int:
     from minter.localnet.cli import run
 
     return run(args)
 
 
-def _ops(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
+def _ops(name: str) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
         from actors.entrypoints.cli import ops as ops_commands
 
-        return getattr(ops_commands, name)(args)
+        return getattr(ops_commands, name)(args, settings)
 
     return run
 
@@ -130,13 +135,13 @@ def _add_localnet(sub: argparse._SubParsersAction) -> None:
     try:
         from minter.localnet.cli import add_arguments
     except ImportError:  # the validator module has not landed in this build
-        p.set_defaults(func=_not_yet_localnet)
+        p.set_defaults(func=_not_yet_localnet, needs=())
         return
     add_arguments(p)
-    p.set_defaults(func=cmd_localnet)
+    p.set_defaults(func=cmd_localnet, needs=())
 
 
-def _not_yet_localnet(args: argparse.Namespace) -> int:
+def _not_yet_localnet(args: argparse.Namespace, settings: Settings) -> int:
     _err("'localnet' is not available in this build")
     return EXIT_USAGE
 
@@ -151,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="alembic upgrade on DATABASE_URL")
     p.add_argument("--revision", default="head", help="target revision (default: head)")
-    p.set_defaults(func=cmd_migrate)
+    p.set_defaults(func=cmd_migrate, needs=cfg.DATABASE)
 
     p = sub.add_parser("worker", help="Dramatiq workers for all actors")
     p.add_argument("--processes", type=int, default=DEFAULT_WORKER_PROCESSES)
@@ -159,15 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("WORKER_METRICS_PORT") or DEFAULT_METRICS_PORT),
-        help="Prometheus endpoint of all worker processes (env WORKER_METRICS_PORT)",
+        help="Prometheus endpoint of all worker processes "
+        f"(default: WORKER_METRICS_PORT, else {cfg.DEFAULT_METRICS_PORT})",
     )
-    p.add_argument("--metrics-host", default=os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"))
-    p.set_defaults(func=cmd_worker)
+    p.add_argument(
+        "--metrics-host",
+        help=f"its address (default: WORKER_METRICS_HOST, else {cfg.DEFAULT_METRICS_HOST})",
+    )
+    p.set_defaults(func=cmd_worker, needs=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
     p = sub.add_parser("api", help="the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.set_defaults(func=cmd_api)
+    p.set_defaults(func=cmd_api, needs=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
     p = sub.add_parser("enqueue", help="record mint intent and enqueue it (one ticket or a CSV)")
     p.add_argument("--ticket-id")
     p.add_argument("--owner")
@@ -193,23 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(creators as ADDRESS:SHARE;ADDRESS:SHARE)",
     )
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    p.set_defaults(func=cmd_enqueue)
+    p.set_defaults(func=cmd_enqueue, needs=cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",))
     p = sub.add_parser("status", help="the ledger row and its chain state")
     p.add_argument("ticket_id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=cmd_status, needs=cfg.DATABASE + ("SOLANA_RPC_URL",))
     p = sub.add_parser("transfer", help="record transfer intent and enqueue it")
     p.add_argument("--transfer-id", required=True)
     p.add_argument("--ticket-id", required=True)
     p.add_argument("--to", required=True)
     p.add_argument("--reason", help="claim (the default; resale and support are not in this build)")
-    p.set_defaults(func=cmd_transfer)
+    p.set_defaults(func=cmd_transfer, needs=cfg.DATABASE + cfg.QUEUE + (cfg.PAYER_VARIABLE,))
     p = sub.add_parser("health", help="cluster and dependency health (exit 1 when not ready)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_ops("health_command"))
+    p.set_defaults(func=_ops("health_command"), needs=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
     p = sub.add_parser("balance", help="payer balance and how many more mints it pays for")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_ops("balance_command"))
+    p.set_defaults(func=_ops("balance_command"), needs=cfg.DATABASE + cfg.CHAIN)
     p = sub.add_parser(
         "reconcile", help="ledger against chain; exit 0 when they agree, 1 when they differ"
     )
@@ -221,7 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_STUCK_AFTER_SECONDS,
         help="seconds a row may stay pending or submitted (default: %(default)s)",
     )
-    p.set_defaults(func=_ops("reconcile_command"))
+    # REDIS_URL too with --fix: the command asks for it (it re-enqueues what it repairs)
+    p.set_defaults(func=_ops("reconcile_command"), needs=cfg.DATABASE + ("SOLANA_RPC_URL",))
+    p = sub.add_parser("config", help="the effective settings by section, secrets masked")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_ops("config_command"), needs=())
     return parser
 
 
@@ -229,9 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from actors.infra.logs import configure_logging
 
-    configure_logging()
     try:
-        return args.func(args)
+        settings = cfg.load_settings(require=args.needs)
+        configure_logging(fmt=settings.logging.format, level=settings.logging.level)
+        return args.func(args, settings)
     except (SettingsError, ValidationError) as exc:
         _err(str(exc))
         return EXIT_USAGE

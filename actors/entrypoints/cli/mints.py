@@ -8,8 +8,8 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
-from actors.infra import config as cfg
 from actors.infra.bootstrap import build_services
+from actors.infra.config import Settings, reveal
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
 from actors.workflows.intake import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
 from minter.nft import from_flat
@@ -84,8 +84,7 @@ def summary(results: Sequence[Enqueued]) -> str:
     return f"{len(results)} tickets: {n[CREATED]} new, {n[REPEAT]} repeats, {n[CONFLICT]} conflicts"
 
 
-def enqueue_command(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",))
+def enqueue_command(args: argparse.Namespace, settings: Settings) -> int:
     items = read_csv(args.csv) if args.csv else [_item_from_flags(args)]
     services = build_services(settings, chain=False)
     progress = _Progress(len(items))
@@ -93,8 +92,8 @@ def enqueue_command(args: argparse.Namespace) -> int:
         results = enqueue_mints(
             items,
             uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
-            default_standard=settings.standard,
+            mint_secret=reveal(settings.signer.mint_key_secret),
+            default_standard=settings.minting.standard,
             notify=services.notify,
             on_progress=progress,
         )
@@ -116,8 +115,7 @@ def enqueue_command(args: argparse.Namespace) -> int:
     return EXIT_DIFFERS if any(r.conflict for r in results) else EXIT_OK
 
 
-def status_command(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL",))
+def status_command(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings, broker=False)
     try:
         from actors.workflows.status import ticket_status
@@ -148,11 +146,10 @@ def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) ->
         print(format_table(rows, columns))
 
 
-def transfer_command(args: argparse.Namespace) -> int:
+def transfer_command(args: argparse.Namespace, settings: Settings) -> int:
     from actors.infra.errors import IntentConflict
     from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
-    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + ("SOLANA_PAYER_KEYPAIR",))
     services = build_services(settings, chain=False)
     try:
         result = enqueue_transfer(
@@ -163,7 +160,7 @@ def transfer_command(args: argparse.Namespace) -> int:
                 **({"reason": args.reason} if args.reason is not None else {}),
             },
             uow_factory=services.uow_factory,
-            signer=TransferSigner(payer=settings.payer),
+            signer=TransferSigner(payer=settings.signer.payer),
             notify=services.notify_transfers,
         )
     except IntentConflict as exc:

@@ -1,4 +1,5 @@
-"""Bodies of ``minter health``, ``minter balance`` and ``minter reconcile``: parse, call, print."""
+"""Bodies of ``minter health``, ``minter balance``, ``minter reconcile`` and ``minter config``:
+parse, call, print."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from actors.entrypoints.cli.mints import format_table
 from actors.infra import config as cfg
 from actors.infra.bootstrap import build_services
+from actors.infra.config import Settings
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
 
 
@@ -19,8 +21,7 @@ def _health(services):
     return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
 
 
-def health_command(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
+def health_command(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings)
     try:
         report = _health(services).readiness()
@@ -38,8 +39,7 @@ def health_command(args: argparse.Namespace) -> int:
     return EXIT_UNREACHABLE if report["unreachable"] else EXIT_DIFFERS
 
 
-def balance_command(args: argparse.Namespace) -> int:
-    settings = cfg.load_settings(require=cfg.DATABASE + cfg.CHAIN)
+def balance_command(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings, broker=False)
     try:
         report = _health(services).balance()
@@ -56,15 +56,13 @@ def balance_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def reconcile_command(args: argparse.Namespace) -> int:
+def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from actors.infra.tuning import tuning_from_env
     from actors.workflows.reconcile import reconcile
 
-    need = cfg.DATABASE + ("SOLANA_RPC_URL",) + (cfg.QUEUE if args.fix else ())
-    settings = cfg.load_settings(require=need)
-    max_attempts = tuning_from_env().max_attempts  # the workers' MINT_MAX_ATTEMPTS, read at start
+    if args.fix:  # repairs are re-enqueued
+        settings.require(cfg.QUEUE)
     services = build_services(settings, broker=args.fix)
     try:
         with services.uow_factory() as uow:
@@ -79,7 +77,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
                 notify=services.notify,
                 notify_transfers=services.notify_transfers,
                 stuck_after=timedelta(seconds=args.stuck_after),
-                max_attempts=max_attempts,
+                max_attempts=settings.minting.max_attempts,  # the workers' cap
                 on_progress=bar.update,
             )
     finally:
@@ -113,3 +111,22 @@ def _print_report(report) -> None:
         f"{len(found) - len(report.open)} fixed, {len(report.open)} open"
     )
     print("ledger and chain agree" if report.agrees else "ledger and chain DIFFER")
+
+
+def config_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The effective settings by section, secrets and URL passwords masked."""
+    shown = settings.shown()
+    if args.json:
+        print(json.dumps(shown, indent=2))
+        return EXIT_OK
+    rows = [
+        {
+            "setting": f"{section}.{name}",
+            "variable": cfg.FIELD_VARIABLES[section, name],
+            "value": "-" if value is None else value,
+        }
+        for section, values in shown.items()
+        for name, value in values.items()
+    ]
+    print(format_table(rows, ["setting", "variable", "value"]))
+    return EXIT_OK

@@ -7,6 +7,8 @@ bodies over ``max_body`` 413 (counted while they stream; a malformed Content-Len
 
 import json
 import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 
 from actors.entrypoints.http.auth import AuthError, TokenVerifier
 from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.workflows.intake import enqueue_mint
 from minter.errors import ValidationError
@@ -67,13 +70,33 @@ def _row_json(row) -> dict[str, Any]:
 
 
 def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> FastAPI:
-    """The app over built services; ``health`` answers /ready and /balance (workflows.health)."""
-    settings = services.settings
-    verifier = TokenVerifier(
-        secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-    )
-    app = FastAPI(title="ticket-minter", version="1")
+    """The app over built services, which it closes on shutdown; ``health`` answers /ready and
+    /balance (workflows.health)."""
+    app = FastAPI(title="ticket-minter", version="1", lifespan=_closing(services))
+    _add_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body=max_body)  # counted while the body streams
+    authorized = _bearer(services.settings.api)
+    _add_mint_routes(app, services, authorized=authorized)
+    _add_transfer_routes(app, services, authorized=authorized)
+    _add_ops_routes(app, services, health=health)
+    return app
 
+
+def _closing(services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that releases the services (engine connections, the chain client's HTTP pool)
+    when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            services.close()
+
+    return lifespan
+
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def unprocessable_request(request: Request, exc: RequestValidationError):
         # the intake's names and words, as the CLI and the CSV say them
@@ -97,7 +120,12 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     async def conflict(request: Request, exc: IntentConflict):
         return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=409)
 
-    app.add_middleware(BodyLimit, max_body=max_body)  # counted while the body streams
+
+def _bearer(api) -> Callable[..., dict]:
+    """The dependency that checks a ``/v1`` route's bearer token against the ``api`` settings."""
+    verifier = TokenVerifier(
+        secret=reveal(api.jwt_secret), issuer=api.jwt_issuer, audience=api.jwt_audience
+    )
 
     def authorized(authorization: str | None = Header(default=None)) -> dict:
         try:
@@ -105,13 +133,20 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         except AuthError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
+    return authorized
+
+
+def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
+    settings = services.settings
+    Claims = Annotated[dict, Depends(authorized)]
+
     @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_mint(body: MintBody, claims: Annotated[dict, Depends(authorized)]):
+    def post_mint(body: MintBody, claims: Claims):
         result = enqueue_mint(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
-            mint_secret=settings.mint_key_secret,
-            default_standard=settings.standard,
+            mint_secret=reveal(settings.signer.mint_key_secret),
+            default_standard=settings.minting.standard,
             notify=services.notify,
         )
         payload = {
@@ -122,7 +157,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
     @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
-    def get_mint(ticket_id: str, claims: Annotated[dict, Depends(authorized)]):
+    def get_mint(ticket_id: str, claims: Claims):
         if "\x00" in ticket_id:  # not storable, so no such ticket (and PostgreSQL would raise)
             raise HTTPException(404, f"no ticket {ticket_id}")
         with services.uow_factory() as uow:
@@ -131,14 +166,18 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
                 raise HTTPException(404, f"no ticket {ticket_id}")
             return _row_json(row)
 
+
+def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
+    Claims = Annotated[dict, Depends(authorized)]
+
     @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_transfer(body: TransferBody, claims: Annotated[dict, Depends(authorized)]):
+    def post_transfer(body: TransferBody, claims: Claims):
         from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
-            signer=TransferSigner(payer=settings.payer),
+            signer=TransferSigner(payer=services.settings.signer.payer),
             notify=services.notify_transfers,
         )
         payload = {
@@ -149,7 +188,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
     @app.get("/v1/transfers/{transfer_id}", responses={404: {}, 401: {}})
-    def get_transfer(transfer_id: str, claims: Annotated[dict, Depends(authorized)]):
+    def get_transfer(transfer_id: str, claims: Claims):
         if "\x00" in transfer_id:  # not storable, so no such transfer
             raise HTTPException(404, f"no transfer {transfer_id}")
         with services.uow_factory() as uow:
@@ -167,6 +206,8 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
             "last_error": row.last_error,
         }
 
+
+def _add_ops_routes(app: FastAPI, services, *, health) -> None:
     @app.get("/health")
     def live():
         return {"status": "ok"}
@@ -190,12 +231,10 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
         try:  # the ledger's and the chain's figures as of this scrape
             with services.uow_factory() as uow:
                 refresh_from_ledger(uow, since=None)
-            refresh_from_chain(services.chain, services.settings.payer.pubkey)
+            refresh_from_chain(services.chain, services.settings.signer.payer.pubkey)
         except Exception:  # a scrape reports what it has; /ready names what is down
             pass
         return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
-
-    return app
 
 
 def _unprocessable(field: str, message: str) -> JSONResponse:
@@ -210,12 +249,12 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
     )
 
 
-def build_app(settings) -> FastAPI:
-    """The app over services built from ``settings`` (what ``minter api`` serves)."""
+def build_app(settings: Settings) -> FastAPI:
+    """The app over services built from ``settings`` (what ``minter api`` serves); it closes
+    them on shutdown."""
     from actors.infra.bootstrap import build_services
-    from actors.infra.tuning import tuning_from_env
     from actors.workflows.health import Health
 
-    services = build_services(settings, tuning=tuning_from_env())
+    services = build_services(settings)
     health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
     return create_app(services, health=health)

@@ -14,6 +14,7 @@ import dramatiq
 import structlog
 
 from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, RateGate, Ticker
+from actors.infra.config import reveal
 from actors.workflows import lifecycle, mints, transfers
 from minter.errors import PermanentRpcError, ValidationError
 
@@ -40,6 +41,7 @@ def add_observability(broker) -> None:
     which serves every process's series on one port, and the monitoring-store reporter."""
     import os
 
+    # process plumbing set by `minter worker` for its children, not an operator setting
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     from dramatiq.middleware.prometheus import Prometheus
@@ -51,17 +53,18 @@ def add_observability(broker) -> None:
 def register_actors(broker, services):
     """Declare the actors on ``broker``, bound to ``services``; returns them by name."""
     add_observability(broker)
-    gate = RateGate(broker, per_second=services.tuning.send_rate)
+    settings = services.settings
+    gate = RateGate(broker, per_second=settings.minting.send_rate)
     signer = mints.MintSigner(
-        payer=services.settings.payer,
-        mint_secret=services.settings.mint_key_secret,
-        compute_unit_price=services.tuning.compute_unit_price,
+        payer=settings.signer.payer,
+        mint_secret=reveal(settings.signer.mint_key_secret),
+        compute_unit_price=settings.chain.compute_unit_price,
     )
     ns = SimpleNamespace()
     notify = services.notify
     notify_transfers = services.notify_transfers
     transfer_signer = transfers.TransferSigner(
-        payer=services.settings.payer, compute_unit_price=services.tuning.compute_unit_price
+        payer=settings.signer.payer, compute_unit_price=settings.chain.compute_unit_price
     )
 
     def mint_ticket(ticket_id: str) -> None:
@@ -87,9 +90,9 @@ def register_actors(broker, services):
                 uow_factory=services.uow_factory,
                 chain=services.chain,
                 kind=kind,
-                commitment=services.settings.commitment,
+                commitment=settings.chain.commitment,
                 notify=wake,
-                max_attempts=services.tuning.max_attempts,
+                max_attempts=settings.minting.max_attempts,
             )
 
     def sweep() -> None:
@@ -98,7 +101,7 @@ def register_actors(broker, services):
                 uow_factory=services.uow_factory,
                 notify=wake,
                 kind=kind,
-                pending_age=timedelta(seconds=services.tuning.pending_age),
+                pending_age=timedelta(seconds=settings.minting.pending_age),
             )
 
     retry_opts = dict(
@@ -127,8 +130,8 @@ def register_actors(broker, services):
     broker.add_middleware(
         Ticker(
             jobs=[
-                (ns.confirm_submitted, services.tuning.confirm_interval),
-                (ns.sweep, services.tuning.sweep_interval),
+                (ns.confirm_submitted, settings.minting.confirm_interval),
+                (ns.sweep, settings.minting.sweep_interval),
             ]
         )
     )

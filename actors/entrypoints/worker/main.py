@@ -8,12 +8,10 @@ from actors.entrypoints.worker.actors import register_actors
 from actors.infra import config as cfg
 from actors.infra.bootstrap import build_services
 from actors.infra.logs import configure_logging
-from actors.infra.tuning import tuning_from_env
 
-configure_logging()
+settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
+configure_logging(fmt=settings.logging.format, level=settings.logging.level)
 
-services = build_services(
-    cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN), tuning=tuning_from_env()
-)
+services = build_services(settings)
 broker = services.broker
 actors = register_actors(broker, services)

@@ -12,7 +12,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Metric
 
 from actors.infra import metrics
-from actors.workflows.report import DEFAULT_INTERVAL, report_once
+from actors.workflows.report import report_once
 
 log = structlog.get_logger(__name__)
 
@@ -35,11 +35,13 @@ def run_reporter() -> None:
     from actors.infra.bootstrap import build_services, store_uow_factory
     from actors.infra.logs import configure_logging
 
-    configure_logging()
-    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", "SOLANA_PAYER_KEYPAIR"))
-    interval = float(os.environ.get("MINT_METRICS_INTERVAL") or DEFAULT_INTERVAL)
+    settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", cfg.PAYER_VARIABLE))
+    configure_logging(fmt=settings.logging.format, level=settings.logging.level)
+    interval = settings.minting.metrics_interval
     services = build_services(settings, broker=False)
     store = store_uow_factory(services)
+    # PROMETHEUS_MULTIPROC_DIR and MINTER_WORKER_STARTED are process plumbing that `minter
+    # worker` sets for its children, not operator settings (so not in the settings model)
     collect = multiprocess_collector() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
     collect = collect or metrics.registry().collect
     boot = os.environ.get("MINTER_WORKER_STARTED")
@@ -51,7 +53,7 @@ def run_reporter() -> None:
                 uow_factory=services.uow_factory,
                 store_uow_factory=store,
                 chain=services.chain,
-                payer=settings.payer.pubkey,
+                payer=settings.signer.payer.pubkey,
                 collect=collect,
                 since=since,
             )

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from actors.workflows.ports import Chain, UnitOfWorkFactory
 from actors.workflows.reconcile.check import check_mints, check_transfers
 from actors.workflows.reconcile.fix import apply_fixes
 from actors.workflows.reconcile.model import Discrepancy, Report
-from minter.rpc import ChainClient
 
 DEFAULT_STUCK_AFTER = timedelta(minutes=10)
 DEFAULT_PAGE = 1000  # ledger rows read per query; chain reads are chunked below that
@@ -32,8 +32,8 @@ DEFAULT_PAGE = 1000  # ledger rows read per query; chain reads are chunked below
 
 def reconcile(
     *,
-    uow_factory: Callable,
-    chain: ChainClient,
+    uow_factory: UnitOfWorkFactory,
+    chain: Chain,
     fix: bool = False,
     notify: Callable[[list[str]], None] | None = None,
     notify_transfers: Callable[[list[str]], None] | None = None,
@@ -69,7 +69,9 @@ def reconcile(
     return report
 
 
-def _still_standing(uow_factory: Callable, found: Sequence[Discrepancy]) -> list[Discrepancy]:
+def _still_standing(
+    uow_factory: UnitOfWorkFactory, found: Sequence[Discrepancy]
+) -> list[Discrepancy]:
     """Drop rows that moved since they were read: a worker was resolving them."""
     if not found:
         return []

@@ -9,6 +9,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from actors.workflows.holders import ledger_holder
+from actors.workflows.ports import Chain, UnitOfWork
 from actors.workflows.reconcile.model import (
     DIFFERS,
     LANDED,
@@ -17,17 +18,22 @@ from actors.workflows.reconcile.model import (
     STUCK,
     Discrepancy,
 )
+from ledger.models import Status
 from minter.errors import ValidationError
 from minter.nft import accounts_to_read, check_accounts, parse_mint_request
 from minter.nft.decode import decode_token_account
-from minter.rpc import ChainClient
+
+_IN_FLIGHT = (Status.PENDING, Status.SUBMITTED)  # a worker or the confirmer still owns these
+_NOT_DONE = (Status.PENDING, Status.FAILED)  # the ledger says it did not (yet) happen
 
 
 def _found(kind, table, row, key, detail) -> Discrepancy:
     return Discrepancy(kind, table, key, row.status, detail, updated_at=row.updated_at)
 
 
-def check_mints(uow, chain: ChainClient, rows, now: datetime, stuck_after) -> list[Discrepancy]:
+def check_mints(
+    uow: UnitOfWork, chain: Chain, rows, now: datetime, stuck_after: timedelta
+) -> list[Discrepancy]:
     moves = uow.transfers.for_tickets([r.ticket_id for r in rows])
     found: list[Discrepancy] = []
     plans = []
@@ -49,24 +55,24 @@ def check_mints(uow, chain: ChainClient, rows, now: datetime, stuck_after) -> li
             req, Pubkey.from_string(row.mint_address), [next(fetched) for _ in keys], holder
         )
         age = now - row.updated_at
-        if row.status == "completed":
+        if row.status == Status.COMPLETED:
             if not view.exists:
                 found.append(_found(MISSING, "nft_mints", row, t, "mint account does not exist"))
             elif view.supply != 1 or not view.metadata_ok:
                 found.append(_found(DIFFERS, "nft_mints", row, t, "; ".join(view.reasons)))
             elif not view.held:
-                in_flight = [m for m in moves[t] if m.status in ("pending", "submitted")]
+                in_flight = [m for m in moves[t] if m.status in _IN_FLIGHT]
                 moved.append((row, req, holder, in_flight))
-        elif row.status in ("pending", "failed") and view.exists:
+        elif row.status in _NOT_DONE and view.exists:
             detail = "; ".join(["mint exists on chain", *view.reasons])
             found.append(_found(LANDED, "nft_mints", row, t, detail))
-        elif row.status in ("pending", "submitted") and age > stuck_after:
+        elif row.status in _IN_FLIGHT and age > stuck_after:
             found.append(_found(STUCK, "nft_mints", row, t, f"{row.status} for {_age(age)}"))
     found += _outside_moves(chain, moved)
     return found
 
 
-def _outside_moves(chain: ChainClient, moved) -> list[Discrepancy]:
+def _outside_moves(chain: Chain, moved) -> list[Discrepancy]:
     """Where did tokens the ledger's holder lacks go? Only these few rows cost extra reads."""
     out = []
     for row, _req, holder, in_flight in moved:
@@ -80,7 +86,7 @@ def _outside_moves(chain: ChainClient, moved) -> list[Discrepancy]:
     return out
 
 
-def token_holder(chain: ChainClient, mint: Pubkey) -> Pubkey | None:
+def token_holder(chain: Chain, mint: Pubkey) -> Pubkey | None:
     """The wallet whose token account holds the mint's one token, if any."""
     holding = [acc for acc, amount in chain.largest_token_accounts(mint) if amount > 0]
     if not holding:
@@ -89,7 +95,7 @@ def token_holder(chain: ChainClient, mint: Pubkey) -> Pubkey | None:
     return None if account is None else decode_token_account(bytes(account.data)).owner
 
 
-def check_transfers(chain: ChainClient, rows, now: datetime, stuck_after) -> list[Discrepancy]:
+def check_transfers(chain: Chain, rows, now: datetime, stuck_after: timedelta) -> list[Discrepancy]:
     signed = [r for r in rows if r.signature]
     statuses = dict(
         zip(
@@ -103,13 +109,13 @@ def check_transfers(chain: ChainClient, rows, now: datetime, stuck_after) -> lis
         key, status = row.transfer_id, statuses.get(row.transfer_id)
         landed = status is not None and status.err is None
         age = now - row.updated_at
-        if row.status == "completed" and row.signature and not landed:
+        if row.status == Status.COMPLETED and row.signature and not landed:
             why = "signature unknown to the cluster" if status is None else f"failed: {status.err}"
             found.append(_found(MISSING, "nft_transfers", row, key, why))
-        elif row.status in ("pending", "failed") and landed:
+        elif row.status in _NOT_DONE and landed:
             detail = f"signature {row.signature} landed"
             found.append(_found(LANDED, "nft_transfers", row, key, detail))
-        elif row.status in ("pending", "submitted") and age > stuck_after:
+        elif row.status in _IN_FLIGHT and age > stuck_after:
             found.append(_found(STUCK, "nft_transfers", row, key, f"{row.status} for {_age(age)}"))
     return found
 

@@ -1,0 +1,174 @@
+"""The ports workflows run against (DESIGN.md, "Layers"): the ledger's unit of work and the chain.
+
+They name exactly what the workflows call, nothing more. ``ledger.unit_of_work.UnitOfWork`` and
+``minter.rpc.ChainClient`` satisfy them structurally (``tests/unit/test_ports.py`` checks it);
+``tests/fakes.py`` implements them in memory, so the unit tests run every workflow without a
+database or a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from solders.account import Account
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionStatus
+
+from minter.rpc import Simulation
+
+# ---------------------------------------------------------------------------------------------
+# rows: the columns workflows read (writes go through the repositories' guarded transitions)
+
+
+class IntentRow(Protocol):
+    KEY: str  # the name of the row's id attribute: ticket_id or transfer_id
+    status: str
+    payload: dict[str, Any]
+    signature: str | None
+    signed_tx: bytes | None
+    last_valid_block_height: int | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class MintRow(IntentRow, Protocol):
+    ticket_id: str
+    mint_address: str
+    owner_address: str
+    standard: str
+
+
+class TransferRow(IntentRow, Protocol):
+    transfer_id: str
+    ticket_id: str
+    token_address: str
+    from_address: str
+    to_address: str
+
+
+class AttemptRow(Protocol):
+    kind: str
+    ref_id: str
+    signature: str
+    last_valid_block_height: int
+    sent_at: datetime | None
+    outcome: str | None
+    error: str | None
+    created_at: datetime
+
+
+Row = TypeVar("Row", bound=IntentRow, covariant=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the ledger
+
+
+@runtime_checkable
+class IntentRepository(Protocol[Row]):
+    """Mints and transfers alike: a transition is ``UPDATE … WHERE status = :expected`` and says
+    whether the row moved; claims skip rows another worker holds."""
+
+    def add_intents(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Row, bool]]: ...
+    def get(self, key: str) -> Row | None: ...
+    def get_many(self, keys: Sequence[str]) -> list[Row]: ...
+    def claim_pending(self, key: str) -> Row | None: ...
+    def claim_batch(
+        self, status: str, *, limit: int, older_than: timedelta | None = None
+    ) -> list[Row]: ...
+    def mark_checked(self, keys: Sequence[str]) -> None: ...
+    def requeue_stale_pending(self, *, older_than: timedelta, limit: int) -> list[str]: ...
+    def mark_submitted(
+        self,
+        key: str,
+        *,
+        expected: str,
+        signature: str,
+        signed_tx: bytes,
+        last_valid_block_height: int,
+    ) -> bool: ...
+    def mark_completed(self, key: str, *, expected: str, signature: str | None = None) -> bool: ...
+    def mark_failed(self, key: str, *, expected: str, reason: str) -> bool: ...
+    def reset_to_pending(self, key: str, *, expected: str, reason: str) -> bool: ...
+    def note_error(self, key: str, reason: str) -> None: ...
+    def count_by_status(self) -> dict[str, int]: ...
+    def db_now(self) -> datetime: ...
+    def iter_pages(self, *, page: int = ...) -> Iterator[list[Row]]: ...
+
+
+@runtime_checkable
+class MintRepository(IntentRepository[MintRow], Protocol):
+    def count_by_status_and_standard(self) -> dict[tuple[str, str], int]: ...
+    def recent_signatures(self, *, standard: str, limit: int) -> list[str]: ...
+    def completed_since(self, since: datetime) -> list[tuple[str, float, datetime]]: ...
+
+
+@runtime_checkable
+class TransferRepository(IntentRepository[TransferRow], Protocol):
+    def for_ticket(self, ticket_id: str) -> list[TransferRow]: ...
+    def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[TransferRow]]: ...
+    def record_observed(self, row: Mapping[str, Any]) -> bool: ...
+
+
+@runtime_checkable
+class AttemptRepository(Protocol):
+    """One row per signed transaction; ``sent_at`` is only ever set once."""
+
+    def record(
+        self, kind: str, ref_id: str, signature: str, last_valid_block_height: int
+    ) -> None: ...
+    def mark_sent(self, signatures: str | Sequence[str]) -> None: ...
+    def set_outcome(self, signature: str, outcome: str, error: str | None = None) -> None: ...
+    def list_for(self, kind: str, ref_id: str) -> list[AttemptRow]: ...
+
+
+@runtime_checkable
+class MetricsRepository(Protocol):
+    def insert_batch(self, rows: Sequence[Mapping[str, Any]]) -> int: ...
+    def ping(self) -> None: ...
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """One transaction: what is not committed when the block ends is rolled back."""
+
+    mints: MintRepository
+    transfers: TransferRepository
+    attempts: AttemptRepository
+    metrics: MetricsRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# ---------------------------------------------------------------------------------------------
+# the chain
+
+
+@runtime_checkable
+class Chain(Protocol):
+    """The cluster as workflows see it. ``send`` raises ``minter.rpc.SendOutcomeUnknown`` when
+    the bytes may or may not have landed and ``minter.rpc.TransactionRejected`` when they were
+    refused for good; ``statuses`` answers ``None`` for a signature the cluster never saw."""
+
+    def latest_blockhash(self) -> tuple[Hash, int]: ...
+    def block_height(self) -> int: ...
+    def health(self) -> str: ...
+    def balance(self, pubkey: Pubkey) -> int: ...
+    def accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]: ...
+    def largest_token_accounts(self, mint: Pubkey) -> list[tuple[Pubkey, int]]: ...
+    def fee_payer_spent(self, signature: Signature) -> int | None: ...
+    def statuses(self, signatures: Sequence[Signature]) -> list[TransactionStatus | None]: ...
+    def simulate(self, tx: VersionedTransaction) -> Simulation: ...
+    def send(self, raw: bytes) -> Signature: ...

@@ -1,0 +1,121 @@
+"""The one settings model: its sections, defaults and checks beyond test_settings.py."""
+
+import pytest
+from pydantic import SecretBytes
+
+from actors.infra import config as cfg
+from actors.infra.errors import SettingsError
+from actors.workflows.report import DEFAULT_INTERVAL
+
+
+def test_tuning_defaults_are_the_documented_ones():
+    s = cfg.load_settings({})
+    assert (s.minting.send_rate, s.minting.max_attempts) == (10, 20)
+    assert (s.minting.pending_age, s.minting.confirm_interval, s.minting.sweep_interval) == (
+        30.0,
+        0.25,
+        5.0,
+    )
+    assert s.minting.metrics_interval == DEFAULT_INTERVAL == 15.0
+    chain = s.chain
+    assert (chain.rpc_timeout, chain.skip_preflight, chain.blockhash_ttl) == (10.0, True, 0.2)
+    assert chain.compute_unit_price is None and s.database.pool_size == 5
+    assert (s.worker.metrics_port, s.worker.metrics_host) == (9191, "0.0.0.0")
+    assert (s.logging.format, s.logging.level) == (None, "INFO")
+
+
+def test_every_variable_sets_its_field():
+    env = {
+        "DATABASE_POOL_SIZE": "7",
+        "SOLANA_RPC_TIMEOUT": "2.5",
+        "SOLANA_SKIP_PREFLIGHT": "false",
+        "SOLANA_BLOCKHASH_TTL": "1",
+        "SOLANA_COMPUTE_UNIT_PRICE": "1000",
+        "MINT_CONFIRM_INTERVAL": "0.5",
+        "MINT_SWEEP_INTERVAL": "9",
+        "MINT_METRICS_INTERVAL": "1",
+        "WORKER_METRICS_PORT": "9999",
+        "WORKER_METRICS_HOST": "127.0.0.1",
+        "LOG_FORMAT": "console",
+        "LOG_LEVEL": "warning",
+        "JWT_ISSUER": "platform",
+        "JWT_AUDIENCE": "minter",
+    }
+    s = cfg.load_settings(env)
+    assert s.database.pool_size == 7
+    assert (s.chain.rpc_timeout, s.chain.skip_preflight) == (2.5, False)
+    assert (s.chain.blockhash_ttl, s.chain.compute_unit_price) == (1.0, 1000)
+    assert (s.minting.confirm_interval, s.minting.sweep_interval) == (0.5, 9.0)
+    assert s.minting.metrics_interval == 1.0
+    assert (s.worker.metrics_port, s.worker.metrics_host) == (9999, "127.0.0.1")
+    assert (s.logging.format, s.logging.level) == ("console", "WARNING")
+    assert (s.api.jwt_issuer, s.api.jwt_audience) == ("platform", "minter")
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("DATABASE_POOL_SIZE", "many"),
+        ("SOLANA_RPC_TIMEOUT", "inf"),
+        ("SOLANA_SKIP_PREFLIGHT", "perhaps"),
+        ("SOLANA_COMPUTE_UNIT_PRICE", "-5"),
+        ("MINT_SWEEP_INTERVAL", "nan"),
+        ("MINT_METRICS_INTERVAL", "-1"),
+        ("WORKER_METRICS_PORT", "70000"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "loud"),
+    ],
+)
+def test_a_malformed_knob_is_named_in_one_line(name, value):
+    with pytest.raises(SettingsError) as err:
+        cfg.load_settings({name: value})
+    assert err.value.name == name
+    assert str(err.value).startswith(f"{name}: ") and "\n" not in str(err.value)
+    assert value not in err.value.problem
+
+
+def test_a_blank_variable_is_unset():
+    s = cfg.load_settings({"DATABASE_URL": "  ", "MINT_SEND_RATE": ""})
+    assert s.database.url is None and s.minting.send_rate == 10
+
+
+def test_secrets_stay_secret_until_revealed():
+    s = cfg.load_settings({"MINT_KEY_SECRET": "k" * 40, "JWT_SECRET": "j" * 40})
+    assert isinstance(s.signer.mint_key_secret, SecretBytes)
+    raw = cfg.reveal(s.signer.mint_key_secret)
+    assert raw == b"k" * 40 and "k" * 40 not in repr(raw) + str(raw)
+    assert cfg.reveal(None) is None
+
+
+def test_require_names_the_first_missing_variable():
+    s = cfg.load_settings({"DATABASE_URL": "postgresql://u@h/db"})
+    s.require(cfg.DATABASE)
+    with pytest.raises(SettingsError) as err:
+        s.require(cfg.DATABASE + cfg.QUEUE)
+    assert str(err.value) == "REDIS_URL: is not set"
+
+
+def test_unknown_requirements_are_a_bug():
+    with pytest.raises(ValueError):
+        cfg.load_settings({}, require=("NO_SUCH_SETTING",))
+
+
+def test_the_model_reads_the_process_environment(monkeypatch):
+    monkeypatch.setenv("MINT_SEND_RATE", "42")
+    monkeypatch.setenv("SOLANA_COMMITMENT", "finalized")
+    s = cfg.Settings()
+    assert (s.minting.send_rate, s.chain.commitment) == (42, "finalized")
+    assert cfg.load_settings().minting.send_rate == 42
+
+
+def test_a_given_mapping_is_read_alone(monkeypatch):
+    monkeypatch.setenv("MINT_SEND_RATE", "42")
+    assert cfg.load_settings({}).minting.send_rate == 10
+
+
+def test_each_variable_names_one_setting():
+    assert len(cfg.ALL_VARIABLES) == len(set(cfg.ALL_VARIABLES))
+    # one variable gives two fields: the key and the file it came from
+    shared = {n for n in cfg.ALL_VARIABLES if list(cfg.FIELD_VARIABLES.values()).count(n) > 1}
+    assert shared == {cfg.PAYER_VARIABLE}
+    assert cfg.VARIABLES[cfg.PAYER_VARIABLE] == ("signer", "payer")  # what `require` checks

@@ -1,0 +1,131 @@
+"""``register_actors`` on Dramatiq's StubBroker: the four actors on their queues with their retry
+options, and messages that run the workflows through the services they were given (fakes)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
+from pydantic import SecretBytes
+
+from actors.entrypoints.worker import actors
+from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, Ticker
+from ledger.models import Status
+from minter.errors import PermanentRpcError, ValidationError
+from tests.unit.conftest import SECRET, World
+
+RETRIED = {
+    "max_retries": actors.DEFAULT_MAX_RETRIES,
+    "min_backoff": actors.DEFAULT_MIN_BACKOFF,
+    "max_backoff": actors.DEFAULT_MAX_BACKOFF,
+    "max_age": actors.DEFAULT_MAX_AGE,
+    "throws": (PermanentRpcError, ValidationError),
+}
+TICK = 3600.0  # seconds: the ticker sends each control message once, when the worker boots
+
+
+class OpenGate:
+    """Stands in for :class:`actors.infra.broker.RateGate`, whose bucket lives in Redis."""
+
+    entered = 0
+
+    def __init__(self, broker, *, per_second: int) -> None:
+        self.per_second = per_second
+
+    def __enter__(self):
+        OpenGate.entered += 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+def services_of(world: World) -> SimpleNamespace:
+    """What ``build_services`` hands the worker, with the settings ``register_actors`` reads."""
+    settings = SimpleNamespace(
+        signer=SimpleNamespace(payer=world.payer, mint_key_secret=SecretBytes(SECRET)),
+        chain=SimpleNamespace(commitment="confirmed", compute_unit_price=None),
+        minting=SimpleNamespace(
+            send_rate=1000,
+            max_attempts=20,
+            pending_age=30.0,
+            confirm_interval=TICK,
+            sweep_interval=TICK,
+        ),
+    )
+    return SimpleNamespace(
+        settings=settings,
+        uow_factory=world.uow,
+        chain=world.chain,
+        notify=world.woken.extend,
+        notify_transfers=world.woken_transfers.extend,
+    )
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setattr(actors, "RateGate", OpenGate)
+    OpenGate.entered = 0
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    yield broker
+    broker.close()
+
+
+def run(broker, *queues: str) -> None:
+    """Work until ``queues`` are drained (a failing actor fails the test: fail fast)."""
+    worker = Worker(broker, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        for queue in queues:
+            broker.join(queue, timeout=5_000)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+def test_the_four_actors_are_declared_on_their_queues(broker, world):
+    ns = actors.register_actors(broker, services_of(world))
+    assert set(broker.get_declared_actors()) == {
+        "mint_ticket",
+        "transfer_ticket",
+        "confirm_submitted",
+        "sweep",
+    }
+    for name, queue in (("mint_ticket", MINT_QUEUE), ("transfer_ticket", TRANSFER_QUEUE)):
+        actor = broker.get_actor(name)
+        assert actor.queue_name == queue
+        assert {k: actor.options.get(k) for k in RETRIED} == RETRIED
+    for name in ("confirm_submitted", "sweep"):
+        actor = broker.get_actor(name)
+        assert actor.queue_name == CONTROL_QUEUE
+        assert (actor.options["max_retries"], actor.options["max_age"]) == (0, 60_000)
+    (ticker,) = [m for m in broker.middleware if isinstance(m, Ticker)]
+    assert ticker.jobs == [(ns.confirm_submitted, TICK), (ns.sweep, TICK)]
+
+
+def test_a_mint_message_runs_process_mint_through_the_services(broker, world):
+    ns = actors.register_actors(broker, services_of(world))
+    world.intent("T-1")
+    ns.mint_ticket.send("T-1")
+    run(broker, MINT_QUEUE, CONTROL_QUEUE)
+    row = world.ledger.mint("T-1")
+    assert row.status == Status.SUBMITTED and OpenGate.entered == 1
+    assert set(world.chain.sent) == {row.signed_tx}  # sent (and perhaps rebroadcast) as signed
+
+    world.chain.land(row.signature)
+    ns.confirm_submitted.send()
+    run(broker, CONTROL_QUEUE)
+    assert world.ledger.mint("T-1").status == Status.COMPLETED
+
+
+def test_a_transfer_message_runs_process_transfer(broker, world):
+    ns = actors.register_actors(broker, services_of(world))
+    world.custody_ticket("T-1")
+    world.claim("X-1", "T-1")
+    ns.transfer_ticket.send("X-1")
+    run(broker, TRANSFER_QUEUE, CONTROL_QUEUE)
+    assert world.ledger.transfer("X-1").status == Status.SUBMITTED and OpenGate.entered == 1
