@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_DIR = ROOT / ".local"
 DEFAULT_START_TIMEOUT = 60.0
@@ -155,7 +157,6 @@ class LocalPostgres:
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
-        import psycopg  # installed with the project; keeps this module importable without it
 
         deadline = time.monotonic() + self.start_timeout
         while True:
@@ -171,14 +172,12 @@ class LocalPostgres:
         return f"postgresql://{DEFAULT_PG_USER}@127.0.0.1:{self.port}/{dbname}"
 
     def create_database(self, name: str) -> str:
-        import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
-        import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

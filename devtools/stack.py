@@ -19,9 +19,15 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import httpx
+import jwt
+import psycopg
+from solana.rpc.api import Client
 from solders.keypair import Keypair
 
 from devtools.local_services import ROOT, LocalPostgres, LocalRedis, free_port, local_dir
+from ledger.models import Status
+from minter.keys import write_keypair_file
 
 DEFAULT_AIRDROP_SOL = 500
 DEFAULT_WAIT = 120.0
@@ -29,7 +35,7 @@ DEFAULT_API_START_TIMEOUT = 30.0  # seconds for `minter api` to answer /health
 DEFAULT_STOP_TIMEOUT = 20.0  # seconds a process group gets after SIGTERM before SIGKILL
 DEFAULT_TOKEN_TTL = 86_400  # seconds: development tokens last one day
 LAMPORTS_PER_SOL = 1_000_000_000
-TERMINAL = ("completed", "failed")
+TERMINAL = (Status.COMPLETED, Status.FAILED)
 
 
 class Stack:
@@ -76,7 +82,6 @@ class Stack:
             raise
 
     def _start(self, *, database: str | None, fund: bool) -> Stack:
-        from minter.keys import write_keypair_file
 
         # assigned before start(), so stop() finds a server whose start was interrupted
         if self.postgres is None:
@@ -88,6 +93,7 @@ class Stack:
         name = database or f"minter_{secrets.token_hex(4)}"
         self.database_url = self.postgres.create_database(name)
         if self.rpc_url is None:
+            # the embedded validator, only when no RPC URL was given
             from minter.localnet.process import LocalnetProcess
 
             self._localnet = LocalnetProcess(slot_ms=self.slot_ms, programs=self.programs)
@@ -160,7 +166,6 @@ class Stack:
         return res
 
     def fund(self, pubkey, lamports: int) -> None:
-        from solana.rpc.api import Client
 
         client = Client(self.rpc_url)
         sig = client.request_airdrop(pubkey, lamports).value
@@ -208,7 +213,6 @@ class Stack:
     ) -> str:
         """Run ``minter api`` on ``port`` (a free one by default) with this Stack's env and
         ``jwt_secret``; returns its base URL once ``/health`` answers."""
-        import httpx
 
         if self._api is not None:
             raise RuntimeError(f"the API already runs at {self.api_url}")
@@ -265,7 +269,6 @@ class Stack:
         self, *, sub: str = "demo", role: str = "service", ttl: float = DEFAULT_TOKEN_TTL
     ) -> str:
         """A bearer token the API accepts (HS256 with ``jwt_secret``), expiring in ``ttl``s."""
-        import jwt
 
         now = int(time.time())
         claims = {"sub": sub, "role": role, "iat": now, "exp": now + int(ttl)}
@@ -283,7 +286,6 @@ class Stack:
 
     # ledger ------------------------------------------------------------------------------------
     def statuses(self, ticket_ids: Iterable[str] | None = None) -> dict[str, str]:
-        import psycopg
 
         with psycopg.connect(self.database_url) as conn:
             if ticket_ids is None:

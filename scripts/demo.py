@@ -26,6 +26,7 @@ import httpx
 from solders.keypair import Keypair
 
 from devtools.stack import DEFAULT_WAIT, TERMINAL, Stack
+from ledger.models import Status
 from minter.nft.metaplex import TOKEN_METADATA_PROGRAM_ID
 
 METAPLEX_PROGRAM = str(TOKEN_METADATA_PROGRAM_ID)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = wait_for_rows(api, ids)
         elapsed = time.monotonic() - started
         print(format_table(table_of(rows), COLUMNS))
-        done = sum(r["status"] == "completed" for r in rows)
+        done = sum(r["status"] == Status.COMPLETED for r in rows)
         print(
             f"\n{done}/{len(rows)} completed with {args.standard} in {elapsed:.1f}s "
             f"(validator {stack.rpc_url})"

@@ -260,16 +260,6 @@ class Settings(BaseSettings):
             shown[section] = {n: _shown(getattr(values, n)) for n in type(values).model_fields}
         return shown
 
-    # Transitional: actors.workflows.health reads services.settings.{standard,payer}; remove
-    # these two once Health takes them as arguments.
-    @property
-    def standard(self) -> str:
-        return self.minting.standard
-
-    @property
-    def payer(self) -> Payer | None:
-        return self.signer.payer
-
 
 @cache
 def _fields(settings_cls: type[BaseModel]) -> dict[tuple[str, str], str]:

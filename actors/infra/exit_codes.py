@@ -12,6 +12,15 @@ dependency is unreachable, so ops scripts can tell "the ledger differs" from "Po
 
 from __future__ import annotations
 
+import dramatiq.errors
+import httpx
+import psycopg
+import redis
+import sqlalchemy.exc
+from solana.exceptions import SolanaRpcException
+
+from minter.errors import TransientRpcError
+
 EXIT_OK = 0
 EXIT_DIFFERS = 1
 EXIT_USAGE = 2
@@ -23,14 +32,6 @@ POSTGRES, REDIS, RPC = "postgres", "redis", "rpc"
 
 def unreachable(exc: BaseException) -> str | None:
     """The dependency ``exc`` (or an exception it was raised from) says is unreachable."""
-    import dramatiq.errors
-    import httpx
-    import psycopg
-    import redis
-    import sqlalchemy.exc
-    from solana.exceptions import SolanaRpcException
-
-    from minter.errors import TransientRpcError
 
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -16,6 +16,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
+import based58  # solana-py's own base58 dependency
 import structlog
 
 REDACTED = "[redacted]"
@@ -29,7 +30,6 @@ _secrets: set[str] = set()
 
 def secret_forms(raw: bytes) -> set[str]:
     """The ways a secret could be printed: text, hex, base58, a JSON byte array."""
-    import based58  # solana-py's own base58 dependency
 
     forms = {raw.hex(), based58.b58encode(raw).decode(), json.dumps(list(raw))}
     forms.add(json.dumps(list(raw), separators=(",", ":")))

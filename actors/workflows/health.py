@@ -53,7 +53,7 @@ class Health:
         now = time.monotonic()
         if self._measured is not None and now - self._measured[0] < self.cost_ttl:
             return self._measured[1]
-        standard = self.services.settings.standard
+        standard = self.services.settings.minting.standard
         with self.services.uow_factory() as uow:
             sigs = uow.mints.recent_signatures(standard=standard, limit=self.cost_sample)
         spent = [self.services.chain.fee_payer_spent(Signature.from_string(s)) for s in sigs]
@@ -84,7 +84,7 @@ class Health:
     def _program(self):
         program = (
             METAPLEX_PROGRAM
-            if self.services.settings.standard == "metaplex"
+            if self.services.settings.minting.standard == "metaplex"
             else TOKEN_2022_PROGRAM_ID
         )
         (account,) = self.services.chain.accounts([program])
@@ -93,7 +93,7 @@ class Health:
         return True, "ok"
 
     def _funded(self):
-        lamports = self.services.chain.balance(self.services.settings.payer.pubkey)
+        lamports = self.services.chain.balance(self.services.settings.signer.payer.pubkey)
         if lamports < self.min_balance:
             return False, f"payer has {lamports} lamports, below {self.min_balance}"
         return True, "ok"
@@ -121,11 +121,11 @@ class Health:
         }
 
     def balance(self) -> dict:
-        payer = self.services.settings.payer.pubkey
+        payer = self.services.settings.signer.payer.pubkey
         lamports = self.services.chain.balance(payer)
         measured = self._check(lambda: (True, self.measured_cost()))[1]
         measured = measured if isinstance(measured, int) else None
-        cost = measured or KNOWN_COST[self.services.settings.standard]
+        cost = measured or KNOWN_COST[self.services.settings.minting.standard]
         return {
             "payer": str(payer),
             "lamports": lamports,

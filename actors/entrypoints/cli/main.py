@@ -8,12 +8,20 @@ variable that is set is checked before anything runs.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 
+from actors.entrypoints.cli import ops as ops_commands
+from actors.entrypoints.cli.mints import enqueue_command, status_command, transfer_command
+from actors.entrypoints.http.app import build_app
 from actors.infra import config as cfg
+from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 from actors.infra.config import Settings
 from actors.infra.errors import SettingsError
 from actors.infra.exit_codes import (
@@ -23,6 +31,8 @@ from actors.infra.exit_codes import (
     EXIT_USAGE,
     unreachable,
 )
+from actors.infra.logs import configure_logging, scrub
+from ledger.migrate import upgrade
 from minter.errors import ValidationError
 
 DEFAULT_WORKER_PROCESSES = 2
@@ -36,7 +46,6 @@ def _err(message: str) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from ledger.migrate import upgrade
 
     upgrade(settings.database.url, revision=args.revision)
     print(f"database at revision {args.revision}")
@@ -46,9 +55,6 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _metrics_dir() -> str:
     """A fresh multiprocess directory of this worker group (another group on the host has its
     own); removed when the group exits."""
-    import atexit
-    import shutil
-    import tempfile
 
     path = tempfile.mkdtemp(prefix=f"minter-metrics-{os.getpid()}-")
     atexit.register(shutil.rmtree, path, ignore_errors=True)
@@ -70,10 +76,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         dramatiq_prom_port=str(port),
         MINTER_WORKER_STARTED=str(time.time()),  # the reporter's latency watermark starts here
     )
+    # the worker command alone needs Dramatiq's CLI; imported after the env above is set
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
-
-    from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 
     argv = [
         "actors.entrypoints.worker.main:broker",
@@ -87,15 +92,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.entrypoints.cli.mints import enqueue_command
 
     return enqueue_command(args, settings)
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from actors.entrypoints.http.app import build_app
+    import uvicorn  # the API command alone needs the server
 
     uvicorn.run(
         build_app(settings), host=args.host, port=args.port, log_level="warning", log_config=None
@@ -104,26 +106,23 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.entrypoints.cli.mints import transfer_command
 
     return transfer_command(args, settings)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.entrypoints.cli.mints import status_command
 
     return status_command(args, settings)
 
 
 def cmd_localnet(args: argparse.Namespace, settings: Settings) -> int:
-    from minter.localnet.cli import run
+    from minter.localnet.cli import run  # a development tool: loaded only for this command
 
     return run(args)
 
 
 def _ops(name: str) -> Command:
     def run(args: argparse.Namespace, settings: Settings) -> int:
-        from actors.entrypoints.cli import ops as ops_commands
 
         return getattr(ops_commands, name)(args, settings)
 
@@ -132,18 +131,11 @@ def _ops(name: str) -> Command:
 
 def _add_localnet(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("localnet", help="the embedded Solana validator, in the foreground")
-    try:
-        from minter.localnet.cli import add_arguments
-    except ImportError:  # the validator module has not landed in this build
-        p.set_defaults(func=_not_yet_localnet, needs=())
-        return
+    # the validator's own flags: a development tool, its module named only here and in the command
+    from minter.localnet.cli import add_arguments
+
     add_arguments(p)
     p.set_defaults(func=cmd_localnet, needs=())
-
-
-def _not_yet_localnet(args: argparse.Namespace, settings: Settings) -> int:
-    _err("'localnet' is not available in this build")
-    return EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,7 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from actors.infra.logs import configure_logging
 
     try:
         settings = cfg.load_settings(require=args.needs)
@@ -256,9 +247,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _failed(exc: Exception) -> int:
     """A dependency down is exit 3 with one line naming it; anything else is a bug (exit 4)."""
-    import traceback
-
-    from actors.infra.logs import scrub
 
     dependency = unreachable(exc)
     if dependency is None:

@@ -8,10 +8,15 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
+from tqdm import tqdm
+
 from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings, reveal
+from actors.infra.errors import IntentConflict
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
 from actors.workflows.intake import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
+from actors.workflows.status import ticket_status
+from actors.workflows.transfers import TransferSigner, enqueue_transfer
 from minter.nft import from_flat
 
 
@@ -56,7 +61,6 @@ class _Progress:
     """The CSV's progress bar, with the running counts; each conflict is said as it happens."""
 
     def __init__(self, total: int) -> None:
-        from tqdm import tqdm
 
         self.bar = tqdm(total=total, unit="ticket", disable=not sys.stderr.isatty() or total < 2)
         self.counts = {CREATED: 0, REPEAT: 0, CONFLICT: 0}
@@ -118,8 +122,6 @@ def enqueue_command(args: argparse.Namespace, settings: Settings) -> int:
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings, broker=False)
     try:
-        from actors.workflows.status import ticket_status
-
         report = ticket_status(
             args.ticket_id, uow_factory=services.uow_factory, chain=services.chain
         )
@@ -147,8 +149,6 @@ def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) ->
 
 
 def transfer_command(args: argparse.Namespace, settings: Settings) -> int:
-    from actors.infra.errors import IntentConflict
-    from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
     services = build_services(settings, chain=False)
     try:

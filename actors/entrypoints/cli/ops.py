@@ -8,15 +8,18 @@ import json
 import sys
 from datetime import timedelta
 
+from tqdm import tqdm
+
 from actors.entrypoints.cli.mints import format_table
 from actors.infra import config as cfg
 from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
+from actors.workflows.health import Health
+from actors.workflows.reconcile import reconcile
 
 
 def _health(services):
-    from actors.workflows.health import Health
 
     return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
 
@@ -57,9 +60,6 @@ def balance_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
-    from tqdm import tqdm
-
-    from actors.workflows.reconcile import reconcile
 
     if args.fix:  # repairs are re-enqueued
         settings.require(cfg.QUEUE)

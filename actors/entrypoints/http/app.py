@@ -15,13 +15,19 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from actors.entrypoints.http.auth import AuthError, TokenVerifier
 from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
+from actors.infra.metrics import registry
+from actors.workflows.health import Health
 from actors.workflows.intake import enqueue_mint
+from actors.workflows.report import refresh_from_chain, refresh_from_ledger
+from actors.workflows.transfers import TransferSigner, enqueue_transfer
 from minter.errors import ValidationError
 from minter.nft.request import MintBody, TransferBody, field_errors
 
@@ -172,7 +178,6 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
 
     @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
     def post_transfer(body: TransferBody, claims: Claims):
-        from actors.workflows.transfers import TransferSigner, enqueue_transfer
 
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
@@ -223,10 +228,6 @@ def _add_ops_routes(app: FastAPI, services, *, health) -> None:
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics():
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        from actors.infra.metrics import registry
-        from actors.workflows.report import refresh_from_chain, refresh_from_ledger
 
         try:  # the ledger's and the chain's figures as of this scrape
             with services.uow_factory() as uow:
@@ -252,8 +253,6 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
 def build_app(settings: Settings) -> FastAPI:
     """The app over services built from ``settings`` (what ``minter api`` serves); it closes
     them on shutdown."""
-    from actors.infra.bootstrap import build_services
-    from actors.workflows.health import Health
 
     services = build_services(settings)
     health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))

@@ -7,12 +7,14 @@ an interval, so neither depends on a message surviving in Redis.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from types import SimpleNamespace
 
 import dramatiq
 import structlog
 
+from actors.entrypoints.worker.reporter import run_reporter
 from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, RateGate, Ticker
 from actors.infra.config import reveal
 from actors.workflows import lifecycle, mints, transfers
@@ -31,7 +33,6 @@ class MetricsReporter(dramatiq.Middleware):
 
     @property
     def forks(self):
-        from actors.entrypoints.worker.reporter import run_reporter
 
         return [run_reporter]
 
@@ -39,11 +40,11 @@ class MetricsReporter(dramatiq.Middleware):
 def add_observability(broker) -> None:
     """Under ``minter worker`` (multiprocess metrics): Dramatiq's own Prometheus middleware,
     which serves every process's series on one port, and the monitoring-store reporter."""
-    import os
 
     # process plumbing set by `minter worker` for its children, not an operator setting
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
+    # here, not at the top: the middleware reads PROMETHEUS_MULTIPROC_DIR when it is imported
     from dramatiq.middleware.prometheus import Prometheus
 
     broker.add_middleware(Prometheus())

@@ -9,9 +9,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import structlog
-from prometheus_client import CollectorRegistry, Metric
+from prometheus_client import CollectorRegistry, Metric, multiprocess
 
+from actors.infra import config as cfg
 from actors.infra import metrics
+from actors.infra.bootstrap import build_services, store_uow_factory
+from actors.infra.logs import configure_logging
 from actors.workflows.report import report_once
 
 log = structlog.get_logger(__name__)
@@ -19,7 +22,6 @@ log = structlog.get_logger(__name__)
 
 def multiprocess_collector() -> Callable[[], Iterable[Metric]]:
     """Every series summed over the worker processes (prometheus-client multiprocess mode)."""
-    from prometheus_client import multiprocess
 
     def collect():
         reg = CollectorRegistry()
@@ -31,9 +33,6 @@ def multiprocess_collector() -> Callable[[], Iterable[Metric]]:
 
 def run_reporter() -> None:
     """Dramatiq fork entry point: report until SIGTERM."""
-    from actors.infra import config as cfg
-    from actors.infra.bootstrap import build_services, store_uow_factory
-    from actors.infra.logs import configure_logging
 
     settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", cfg.PAYER_VARIABLE))
     configure_logging(fmt=settings.logging.format, level=settings.logging.level)
