@@ -3,6 +3,11 @@
 The command table is DESIGN.md's interface contract. Each command declares the settings it
 cannot run without (``needs``); :func:`main` loads the one settings model for it, so every
 variable that is set is checked before anything runs.
+
+The command bodies (``cli.mints``, ``cli.ops``, ``http.app``) are imported when their command
+runs, not here: they load prometheus-client, which picks single- or multi-process mode when it
+is imported, and ``minter worker`` must set PROMETHEUS_MULTIPROC_DIR before that happens (else
+its processes' series, ``minting_mints`` among them, never reach the shared endpoint).
 """
 
 from __future__ import annotations
@@ -17,9 +22,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from actors.entrypoints.cli import ops as ops_commands
-from actors.entrypoints.cli.mints import enqueue_command, status_command, transfer_command
-from actors.entrypoints.http.app import build_app
 from actors.infra import config as cfg
 from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 from actors.infra.config import Settings
@@ -92,12 +94,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    from actors.entrypoints.cli.mints import enqueue_command  # see the module docstring
 
     return enqueue_command(args, settings)
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # the API command alone needs the server
+
+    from actors.entrypoints.http.app import build_app  # see the module docstring
 
     uvicorn.run(
         build_app(settings), host=args.host, port=args.port, log_level="warning", log_config=None
@@ -107,10 +112,14 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_transfer(args: argparse.Namespace, settings: Settings) -> int:
 
+    from actors.entrypoints.cli.mints import transfer_command  # see the module docstring
+
     return transfer_command(args, settings)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+
+    from actors.entrypoints.cli.mints import status_command  # see the module docstring
 
     return status_command(args, settings)
 
@@ -123,6 +132,8 @@ def cmd_localnet(args: argparse.Namespace, settings: Settings) -> int:
 
 def _ops(name: str) -> Command:
     def run(args: argparse.Namespace, settings: Settings) -> int:
+
+        from actors.entrypoints.cli import ops as ops_commands  # see the module docstring
 
         return getattr(ops_commands, name)(args, settings)
 
