@@ -108,6 +108,8 @@ class LocalChain:
         self.mint_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)  # by mint
         self.stats = Stats()
         self.transaction_count = 0
+        # Called under the lock, so they see the state each event left (the PubSub server).
+        self.listeners: list = []
 
     # time ------------------------------------------------------------------------------------
     @property
@@ -123,6 +125,8 @@ class LocalChain:
             self.blockhashes[self.svm.latest_blockhash()] = self.block_height
             while len(self.blockhashes) > BLOCKHASH_VALIDITY + 1:
                 self.blockhashes.popitem(last=False)
+            for listener in self.listeners:
+                listener.on_slot(self.slot)
 
     def latest_blockhash(self) -> tuple[Hash, int]:
         with self.lock:
@@ -154,6 +158,8 @@ class LocalChain:
             self._remember(
                 sig, Record(self.slot, None, b"", list(res.logs()), 0, 0, [], [], [], [])
             )
+            for listener in self.listeners:
+                listener.on_transaction(sig, self.slot, [pubkey])
             return sig
 
     # transactions ----------------------------------------------------------------------------
@@ -217,6 +223,8 @@ class LocalChain:
                 self.stats.executed_err += 1
             else:
                 self.stats.executed_ok += 1
+            for listener in self.listeners:
+                listener.on_transaction(sig, self.slot, keys)
             return sig
 
     def _remember(self, sig: Signature, record: Record) -> None:

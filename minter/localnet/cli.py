@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 
 from solders.pubkey import Pubkey
 
 from minter.localnet.chain import LocalChain
+from minter.localnet.pubsub import PubSub, bind
 from minter.localnet.server import (
     DEFAULT_SLOT_MS,
     FAULTS,
@@ -21,6 +23,7 @@ from minter.localnet.server import (
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8899
+DEFAULT_PORT_TRIES = 20  # with --port 0: free HTTP ports tried until port + 1 is free too
 
 
 def _program(value: str) -> tuple[Pubkey, str]:
@@ -46,6 +49,9 @@ def _fault(value: str) -> tuple[str, float]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument(
+        "--ws-port", type=int, default=None, help="PubSub port (default: port + 1; 0: a free one)"
+    )
     p.add_argument("--slot-ms", type=int, default=DEFAULT_SLOT_MS, help="wall time per slot")
     p.add_argument(
         "--program",
@@ -75,11 +81,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"minter localnet: cannot load {path}: {exc}", file=sys.stderr)
             return 2
     node = Node(chain, Faults(dict(args.fault), seed=args.seed))
-    server = LocalnetServer((args.host, args.port), node)
+    try:
+        server, sock = _listen(args, node)
+    except OSError as exc:
+        print(f"minter localnet: cannot listen: {exc}", file=sys.stderr)
+        return 2
+    pubsub = PubSub(chain, node.methods, sock).start()
+    node.pubsub = pubsub
     ticker = Ticker(chain, args.slot_ms)
     ticker.start()
     host, port = server.server_address[:2]
+    ws_host, ws_port = pubsub.address
     print(f"localnet listening on http://{host}:{port}", flush=True)
+    print(f"localnet pubsub on ws://{ws_host}:{ws_port}", flush=True)
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -90,8 +104,25 @@ def run(args: argparse.Namespace) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         ticker.stopped.set()
+        pubsub.stop()
         server.server_close()
     return 0
+
+
+def _listen(args: argparse.Namespace, node: Node) -> tuple[LocalnetServer, socket.socket]:
+    """The HTTP server and the PubSub socket; clients (web3.js) guess the latter at port + 1."""
+    for _ in range(DEFAULT_PORT_TRIES):
+        server = LocalnetServer((args.host, args.port), node)
+        ws_port = args.ws_port
+        if ws_port is None:
+            ws_port = server.server_address[1] + 1
+        try:
+            return server, bind(args.host, ws_port)
+        except OSError:
+            server.server_close()
+            if args.port != 0 or args.ws_port is not None:
+                raise  # a port the user chose: no retry
+    raise OSError(f"no free pair of ports after {DEFAULT_PORT_TRIES} tries")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 DEFAULT_START_TIMEOUT = 30.0
 READY_PREFIX = "localnet listening on "
+WS_PREFIX = "localnet pubsub on "
 
 
 class LocalnetError(RuntimeError):
@@ -21,6 +22,7 @@ class LocalnetProcess:
         self,
         *,
         port: int = 0,
+        ws_port: int | None = None,
         slot_ms: int | None = None,
         programs: Mapping[str, str] | None = None,
         faults: Mapping[str, float] | None = None,
@@ -28,6 +30,8 @@ class LocalnetProcess:
         start_timeout: float = DEFAULT_START_TIMEOUT,
     ) -> None:
         self.args = ["--host", "127.0.0.1", "--port", str(port)]
+        if ws_port is not None:
+            self.args += ["--ws-port", str(ws_port)]
         if slot_ms is not None:
             self.args += ["--slot-ms", str(slot_ms)]
         for program_id, path in (programs or {}).items():
@@ -38,6 +42,7 @@ class LocalnetProcess:
             self.args += ["--seed", str(seed)]
         self.start_timeout = start_timeout
         self.url: str | None = None
+        self.ws_url: str | None = None
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> LocalnetProcess:
@@ -53,6 +58,11 @@ class LocalnetProcess:
             self.stop()
             raise LocalnetError(f"validator did not start: {line.strip()}")
         self.url = line[len(READY_PREFIX) :].strip()
+        line = self._proc.stdout.readline()
+        if not line.startswith(WS_PREFIX):
+            self.stop()
+            raise LocalnetError(f"validator did not start its pubsub server: {line.strip()}")
+        self.ws_url = line[len(WS_PREFIX) :].strip()
         return self
 
     def stop(self) -> None:

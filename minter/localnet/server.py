@@ -133,6 +133,7 @@ class Node:
         self.chain = chain
         self.faults = faults
         self.methods = Methods(chain)
+        self.pubsub = None  # the PubSub server, when one runs: its counters join the stats
 
     def call(self, request) -> dict:
         if (
@@ -196,7 +197,8 @@ class Node:
         if method == "localnet_getFaults":
             return self.faults.rates
         if method == "localnet_getStats":
-            return {**self.chain.stats.as_json(), "slot": self.chain.slot}
+            pubsub = self.pubsub.stats() if self.pubsub else None
+            return {**self.chain.stats.as_json(), "slot": self.chain.slot, "pubsub": pubsub}
         raise RpcError(-32601, "Method not found")
 
 

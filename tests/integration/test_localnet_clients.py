@@ -85,6 +85,7 @@ def test_web3js(localnet):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["receiverBalance"] == 54321
+    assert out["accountChange"]["lamports"] == 54321  # onAccountChange fired
     assert out["senderBalance"] == 10**9 - 54321 - 5000
     assert out["status"]["err"] is None
     assert out["status"]["confirmationStatus"] in ("confirmed", "finalized")
