@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
@@ -108,6 +109,16 @@ class LocalChain:
         self.mint_accounts: dict[Pubkey, set[Pubkey]] = defaultdict(set)  # by mint
         self.stats = Stats()
         self.transaction_count = 0
+        # LiteSVM cannot list its accounts: every key a transaction or airdrop wrote is indexed
+        # here, for getProgramAccounts to read back.
+        self.known_accounts: set[Pubkey] = set()
+        # Signatures touching each address, oldest first (getSignaturesForAddress).
+        self.by_address: dict[Pubkey, list[Signature]] = defaultdict(list)
+        self.first_slot = self.slot
+        self.slot_times: dict[int, int] = {self.slot: int(time.time())}  # getBlockTime
+        # getBlock: each produced slot's blockhash, and the signatures it holds in order.
+        self.slot_hashes: dict[int, Hash] = {self.slot: self.genesis_hash}
+        self.slot_signatures: dict[int, list[Signature]] = defaultdict(list)
         # Called under the lock, so they see the state each event left (the PubSub server).
         self.listeners: list = []
 
@@ -121,7 +132,9 @@ class LocalChain:
         with self.lock:
             self.slot += 1
             self.svm.warp_to_slot(self.slot)
+            self.slot_times[self.slot] = int(time.time())
             self.svm.expire_blockhash()
+            self.slot_hashes[self.slot] = self.svm.latest_blockhash()
             self.blockhashes[self.svm.latest_blockhash()] = self.block_height
             while len(self.blockhashes) > BLOCKHASH_VALIDITY + 1:
                 self.blockhashes.popitem(last=False)
@@ -158,6 +171,7 @@ class LocalChain:
             self._remember(
                 sig, Record(self.slot, None, b"", list(res.logs()), 0, 0, [], [], [], [])
             )
+            self._index(sig, [pubkey])
             for listener in self.listeners:
                 listener.on_transaction(sig, self.slot, [pubkey])
             return sig
@@ -218,6 +232,7 @@ class LocalChain:
                 self.token_accounts[Pubkey.from_string(entry["owner"])].add(account)
                 self.mint_accounts[Pubkey.from_string(entry["mint"])].add(account)
             self._remember(sig, record)
+            self._index(sig, keys)
             self.transaction_count += 1
             if failed:
                 self.stats.executed_err += 1
@@ -226,6 +241,24 @@ class LocalChain:
             for listener in self.listeners:
                 listener.on_transaction(sig, self.slot, keys)
             return sig
+
+    def _index(self, sig: Signature, keys: list[Pubkey]) -> None:
+        self.slot_signatures[self.slot].append(sig)
+        for key in keys:
+            self.known_accounts.add(key)
+            self.by_address[key].append(sig)
+
+    def accounts_owned_by(self, program: Pubkey) -> list[tuple[Pubkey, Account]]:
+        with self.lock:
+            keys = sorted(self.known_accounts, key=bytes)
+            found = [(k, self.account(k)) for k in keys]
+        return [(k, a) for k, a in found if a is not None and a.owner == program]
+
+    def signatures_for(self, address: Pubkey) -> list[tuple[Signature, Record]]:
+        """Newest first; signatures the history has forgotten are skipped."""
+        with self.lock:
+            sigs = self.by_address.get(address, [])
+            return [(s, r) for s in reversed(sigs) if (r := self.records.get(s)) is not None]
 
     def _remember(self, sig: Signature, record: Record) -> None:
         self.records[sig] = record

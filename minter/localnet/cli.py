@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"minter localnet: cannot listen: {exc}", file=sys.stderr)
         return 2
-    pubsub = PubSub(chain, node.methods, sock).start()
+    pubsub = PubSub(chain, node.methods, sock, node.faults).start()
     node.pubsub = pubsub
     ticker = Ticker(chain, args.slot_ms)
     ticker.start()

@@ -1,13 +1,14 @@
 """Solana PubSub JSON-RPC over WebSocket (RPC port + 1), driven by :class:`LocalChain`'s events.
 
-Methods: signatureSubscribe, slotSubscribe, rootSubscribe, accountSubscribe and their
-``*Unsubscribe`` (true, or false for an unknown id). Shapes are the real node's: the subscribe
-answer is the subscription id; notifications are ``<x>Notification`` with
-``{"result": ..., "subscription": id}``.
+Methods: signatureSubscribe, slotSubscribe, rootSubscribe, accountSubscribe, logsSubscribe,
+programSubscribe (filters dataSize and memcmp) and their ``*Unsubscribe`` (true, or false for
+an unknown id). Shapes are the real node's: the subscribe answer is the subscription id;
+notifications are ``<x>Notification`` with ``{"result": ..., "subscription": id}``.
 
 The chain calls :meth:`PubSub.on_slot` and :meth:`PubSub.on_transaction` under its lock, after
 its state changed, so a notification for a level is queued only once getSignatureStatuses
-already reports that level. Lock order: the chain's lock, then this server's.
+already reports that level. Lock order: the chain's lock, then this server's. The server's
+Faults (``pubsub_drop``, ``pubsub_delay_ms``) apply to notifications, never to answers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import logging
 import socket
 import threading
-from dataclasses import dataclass, field
 
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -25,40 +25,29 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from minter.localnet.chain import LocalChain
+from minter.localnet.pubsub_kinds import (
+    COMMITMENTS,
+    DEFAULT_COMMITMENT,
+    Conn,
+    InvalidParams,
+    Sub,
+    logs_filter,
+    logs_value,
+    logs_wants,
+    program_filters,
+    program_matches,
+)
+from minter.localnet.pubsub_kinds import error as _error
+from minter.localnet.pubsub_kinds import notify as _notify
+from minter.localnet.pubsub_kinds import reached as _reached
+from minter.localnet.pubsub_kinds import result as _result
 from minter.localnet.rpc import Methods, RpcError
 
-COMMITMENTS = ("processed", "confirmed", "finalized")
-DEFAULT_COMMITMENT = "finalized"  # the real node's default, used when a client sends none
 DEFAULT_ACCOUNT_ENCODING = "base64"  # as this server's getAccountInfo
 DEFAULT_START_TIMEOUT = 10.0  # seconds to wait for the event loop thread to listen
 # quiet like the HTTP side (its log_message is off): only warnings; the stats say what happened
 LOG = logging.getLogger("minter.localnet.pubsub")
 LOG.setLevel(logging.WARNING)
-
-
-@dataclass
-class Sub:
-    id: int
-    kind: str  # "signature", "slot", "root", "account"
-    conn: Conn
-    commitment: str = DEFAULT_COMMITMENT
-    key: object = None  # Signature or Pubkey
-    encoding: str | None = None
-    received: bool = False  # signature: send "receivedSignature" first
-    pending: list = field(default_factory=list)  # account: [(change slot, Account | None)]
-
-
-class Conn:
-    """One client: its outbox (drained in order by a writer task) and its subscriptions."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
-        self.subs: set[int] = set()
-
-    def push(self, message: dict) -> None:
-        """Queue from any thread; the loop keeps the order of pushes."""
-        self.loop.call_soon_threadsafe(self.outbox.put_nowait, json.dumps(message))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -69,8 +58,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class PubSub:
-    def __init__(self, chain: LocalChain, methods: Methods, sock: socket.socket) -> None:
+    def __init__(
+        self, chain: LocalChain, methods: Methods, sock: socket.socket, faults=None
+    ) -> None:
         self.chain, self.methods, self.sock = chain, methods, sock
+        self.faults = faults  # server.Faults: pubsub_drop, pubsub_delay_ms
         self.lock = threading.Lock()
         self.subs: dict[int, Sub] = {}
         self.by_signature: dict[Signature, set[int]] = {}
@@ -165,6 +157,8 @@ class PubSub:
             return handler(self, conn, req_id, list(params))
         except RpcError as exc:
             return _error(req_id, exc.code, exc.message, exc.data)
+        except InvalidParams as exc:
+            return _error(req_id, -32602, str(exc))
         except (TypeError, ValueError, AttributeError, IndexError):
             return _error(req_id, -32602, "Invalid params")
 
@@ -223,6 +217,26 @@ class PubSub:
             self._add(sub)
         return _result(req_id, sub.id)
 
+    def logs_subscribe(self, conn, req_id, params):
+        key = logs_filter(params[0])
+        opts = params[1] if len(params) > 1 else None
+        with self.lock:
+            sub = self._new(conn, "logs", opts, key=key)
+            self._add(sub)
+        return _result(req_id, sub.id)
+
+    def program_subscribe(self, conn, req_id, params):
+        program = Pubkey.from_string(params[0])
+        opts = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        encoding = opts.get("encoding") or DEFAULT_ACCOUNT_ENCODING
+        if encoding not in ("base64", "base58", "jsonParsed"):
+            raise RpcError(-32602, f"Invalid params: unsupported encoding {encoding!r}")
+        filters = program_filters(opts)
+        with self.lock:
+            sub = self._new(conn, "program", opts, key=(program, filters), encoding=encoding)
+            self._add(sub)
+        return _result(req_id, sub.id)
+
     def slot_subscribe(self, conn, req_id, params):
         with self.lock:
             sub = self._new(conn, "slot", None)
@@ -246,6 +260,8 @@ class PubSub:
                 if sub.commitment == "processed":
                     self._send(sub.conn, self._signature_done(sub, self.chain.status(sig)))
                     self._drop(sub_id)
+            self._logs_on_transaction(sig, slot, keys)
+            self._program_on_transaction(slot, keys)
             for key in keys:
                 ids = self.by_account.get(key)
                 if not ids:
@@ -259,6 +275,41 @@ class PubSub:
                         sub.pending[-1] = (slot, account)  # one notification per slot
                     else:
                         sub.pending.append((slot, account))
+
+    def _logs_on_transaction(self, sig, slot: int, keys) -> None:
+        record = None
+        for sub in list(self.subs.values()):
+            if sub.kind != "logs" or not logs_wants(sub, keys):
+                continue
+            record = record or self.chain.record(sig)
+            if record is None:
+                return
+            value = logs_value(sig, record)
+            if sub.commitment == "processed":
+                self._send(sub.conn, _notify("logs", sub.id, slot, value))
+            else:
+                sub.pending.append((slot, value))
+
+    def _program_on_transaction(self, slot: int, keys) -> None:
+        subs = [s for s in self.subs.values() if s.kind == "program"]
+        for key in keys if subs else ():
+            account = self.chain.account(key)
+            if account is None:
+                continue  # closed: no longer the program's
+            for sub in subs:
+                program, filters = sub.key
+                if account.owner != program or not program_matches(filters, bytes(account.data)):
+                    continue
+                if sub.commitment == "processed":
+                    self._send(sub.conn, self._program_note(sub, slot, key, account))
+                elif sub.pending and sub.pending[-1][:2] == (slot, key):
+                    sub.pending[-1] = (slot, key, account)  # one notification per slot
+                else:
+                    sub.pending.append((slot, key, account))
+
+    def _program_note(self, sub: Sub, slot: int, key, account) -> dict:
+        value = {"pubkey": str(key), "account": self.methods._account_json(account, sub.encoding)}
+        return _notify("program", sub.id, slot, value)
 
     def on_slot(self, slot: int) -> None:
         root = self.chain.commitment_slot("finalized")
@@ -279,11 +330,25 @@ class PubSub:
                     while sub.pending and sub.pending[0][0] <= level:
                         _, account = sub.pending.pop(0)
                         self._send(sub.conn, self._account_note(sub, level, account))
+                elif sub.kind == "program" and sub.pending:
+                    level = self.chain.commitment_slot(sub.commitment)
+                    while sub.pending and sub.pending[0][0] <= level:
+                        _, key, account = sub.pending.pop(0)
+                        self._send(sub.conn, self._program_note(sub, level, key, account))
+                elif sub.kind == "logs" and sub.pending:
+                    level = self.chain.commitment_slot(sub.commitment)
+                    while sub.pending and sub.pending[0][0] <= level:
+                        tx_slot, value = sub.pending.pop(0)
+                        self._send(sub.conn, _notify("logs", sub.id, tx_slot, value))
 
     def _send(self, conn: Conn, message: dict) -> None:
-        """Queue a notification (the caller holds the lock) and count it."""
+        """Queue a notification (the caller holds the lock) and count it; faults may drop it."""
+        if self.faults is not None and self.faults.hit("pubsub_drop"):
+            self.sent["dropped"] = self.sent.get("dropped", 0) + 1
+            return
         self.sent[message["method"]] = self.sent.get(message["method"], 0) + 1
-        conn.push(message)
+        delay = self.faults.value("pubsub_delay_ms") / 1000.0 if self.faults else 0.0
+        conn.push(message, delay)
 
     def _signature_done(self, sub: Sub, status: dict) -> dict:
         # context.slot: the slot of the bank at the asked commitment, as on the real node
@@ -324,33 +389,10 @@ _METHODS = {
     "accountSubscribe": PubSub.account_subscribe,
     "slotSubscribe": PubSub.slot_subscribe,
     "rootSubscribe": PubSub.root_subscribe,
+    "logsSubscribe": PubSub.logs_subscribe,
+    "programSubscribe": PubSub.program_subscribe,
     **{
         f"{kind}Unsubscribe": _unsubscriber(kind)
-        for kind in ("signature", "account", "slot", "root")
+        for kind in ("signature", "account", "slot", "root", "logs", "program")
     },
 }
-
-
-def _reached(level: str, wanted: str) -> bool:
-    return COMMITMENTS.index(level) >= COMMITMENTS.index(wanted)
-
-
-def _result(req_id, result) -> dict:
-    return {"jsonrpc": "2.0", "result": result, "id": req_id}
-
-
-def _error(req_id, code: int, message: str, data=None) -> dict:
-    err = {"code": code, "message": message}
-    if data is not None:
-        err["data"] = data
-    return {"jsonrpc": "2.0", "error": err, "id": req_id}
-
-
-def _notify(kind: str, sub_id: int, slot: int | None, value) -> dict:
-    # slot and root notifications carry the bare value; the others a context
-    result = value if slot is None else {"context": {"slot": slot}, "value": value}
-    return {
-        "jsonrpc": "2.0",
-        "method": f"{kind}Notification",
-        "params": {"result": result, "subscription": sub_id},
-    }

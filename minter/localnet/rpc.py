@@ -8,7 +8,6 @@ import based58 as base58
 from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
 from minter.localnet.chain import (
@@ -17,37 +16,14 @@ from minter.localnet.chain import (
     ChainError,
     LocalChain,
 )
+from minter.localnet.rpc_params import RpcError, _params, _pubkey, _signature
+from minter.localnet.rpc_reads import ReadMethods
+
+__all__ = ["Methods", "RpcError", "_params", "_pubkey", "_signature", "decode_transaction"]
 
 API_VERSION = "2.1.0"
 U64_MAX = 2**64 - 1
 SLOTS_PER_EPOCH = 432_000
-
-
-class RpcError(Exception):
-    """Raised by a method to answer a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data=None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data = code, message, data
-
-
-def _params(params, n: int) -> list:
-    params = list(params or [])
-    return params + [None] * (n - len(params))
-
-
-def _pubkey(value) -> Pubkey:
-    try:
-        return Pubkey.from_string(value)
-    except (ValueError, TypeError):
-        raise RpcError(-32602, f"Invalid param: {value!r} is not a valid pubkey") from None
-
-
-def _signature(value) -> Signature:
-    try:
-        return Signature.from_string(value)
-    except (ValueError, TypeError):
-        raise RpcError(-32602, "Invalid param: invalid signature") from None
 
 
 def decode_transaction(data: str, encoding: str | None) -> tuple[VersionedTransaction, bytes]:
@@ -58,7 +34,7 @@ def decode_transaction(data: str, encoding: str | None) -> tuple[VersionedTransa
         raise RpcError(-32602, "invalid transaction: failed to deserialize") from None
 
 
-class Methods:
+class Methods(ReadMethods):
     def __init__(self, chain: LocalChain) -> None:
         self.chain = chain
 

@@ -9,6 +9,8 @@ method ``localnet_setFaults`` at run time; one seeded RNG so a failing run can b
 * ``http_429``: answer any request with HTTP 429 Too Many Requests.
 * ``node_behind``: answer any request with error -32005 "Node is behind by N slots".
 * ``latency_ms``: add that many milliseconds before every answer.
+* ``pubsub_drop``: drop a PubSub notification (the state it reports still changes).
+* ``pubsub_delay_ms``: queue every PubSub notification that many milliseconds late.
 
 Admin methods: ``localnet_setFaults`` (one object; replaces the set, ``{}`` clears; may carry a
 ``seed``), ``localnet_getFaults``, ``localnet_getStats``.
@@ -25,7 +27,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from minter.localnet.chain import LocalChain
 from minter.localnet.rpc import Methods, RpcError
 
-FAULTS = ("drop_response", "blockhash_not_found", "http_429", "node_behind", "latency_ms")
+FAULTS = (
+    "drop_response",
+    "blockhash_not_found",
+    "http_429",
+    "node_behind",
+    "latency_ms",
+    "pubsub_drop",
+    "pubsub_delay_ms",
+)
 DEFAULT_SLOT_MS = 400
 NODE_BEHIND_SLOTS = 42
 
@@ -45,6 +55,10 @@ class Faults:
             self.rates = {k: float(v) for k, v in rates.items() if float(v) > 0}
             if seed is not None:
                 self.rng = random.Random(seed)
+
+    def value(self, name: str) -> float:
+        with self.lock:
+            return self.rates.get(name, 0.0)
 
     def hit(self, name: str) -> bool:
         with self.lock:
