@@ -32,7 +32,6 @@ POSTGRES, REDIS, RPC = "postgres", "redis", "rpc"
 
 def unreachable(exc: BaseException) -> str | None:
     """The dependency ``exc`` (or an exception it was raised from) says is unreachable."""
-
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

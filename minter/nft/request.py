@@ -86,10 +86,15 @@ def _bytes_at_most(limit: int, *, empty_ok: bool = False):
     return AfterValidator(check)
 
 
+def is_identifier(value: str, *, limit: int = MAX_ID) -> bool:
+    """Whether ``value`` is an id the service could have stored (so a route can say 404 at once)."""
+    return 1 <= len(value) <= limit and _ID.match(value) is not None
+
+
 def _identifier(limit: int):
     def check(value: str) -> str:
         _storable_text(value)
-        if not 1 <= len(value) <= limit or not _ID.match(value):
+        if not is_identifier(value, limit=limit):
             raise ValueError(f"must be {id_rule(limit)}")
         return value
 

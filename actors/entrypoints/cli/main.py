@@ -258,7 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _failed(exc: Exception) -> int:
     """A dependency down is exit 3 with one line naming it; anything else is a bug (exit 4)."""
-
     dependency = unreachable(exc)
     if dependency is None:
         print(scrub("".join(traceback.format_exception(exc))), file=sys.stderr, end="")

@@ -20,7 +20,6 @@ from actors.workflows.reconcile import reconcile
 
 
 def _health(services):
-
     return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
 
 

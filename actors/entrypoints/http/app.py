@@ -29,7 +29,7 @@ from actors.workflows.intake import enqueue_mint
 from actors.workflows.report import refresh_from_chain, refresh_from_ledger
 from actors.workflows.transfers import TransferSigner, enqueue_transfer
 from minter.errors import ValidationError
-from minter.nft.request import MintBody, TransferBody, field_errors
+from minter.nft.request import MintBody, TransferBody, field_errors, is_identifier
 
 
 class _SafeJSONResponse(JSONResponse):
@@ -164,7 +164,7 @@ def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict])
 
     @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
     def get_mint(ticket_id: str, claims: Claims):
-        if "\x00" in ticket_id:  # not storable, so no such ticket (and PostgreSQL would raise)
+        if not is_identifier(ticket_id):  # never accepted, so never stored: no query needed
             raise HTTPException(404, f"no ticket {ticket_id}")
         with services.uow_factory() as uow:
             row = uow.mints.get(ticket_id)
@@ -178,7 +178,6 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
 
     @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
     def post_transfer(body: TransferBody, claims: Claims):
-
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
@@ -194,7 +193,7 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
 
     @app.get("/v1/transfers/{transfer_id}", responses={404: {}, 401: {}})
     def get_transfer(transfer_id: str, claims: Claims):
-        if "\x00" in transfer_id:  # not storable, so no such transfer
+        if not is_identifier(transfer_id):  # never accepted, so never stored
             raise HTTPException(404, f"no transfer {transfer_id}")
         with services.uow_factory() as uow:
             row = uow.transfers.get(transfer_id)
@@ -228,7 +227,6 @@ def _add_ops_routes(app: FastAPI, services, *, health) -> None:
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics():
-
         try:  # the ledger's and the chain's figures as of this scrape
             with services.uow_factory() as uow:
                 refresh_from_ledger(uow, since=None)

@@ -33,7 +33,6 @@ class MetricsReporter(dramatiq.Middleware):
 
     @property
     def forks(self):
-
         return [run_reporter]
 
 
