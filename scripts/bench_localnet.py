@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +21,7 @@ from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import MessageV0
 from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
 
 from minter.keys import Payer
 from minter.localnet.process import LocalnetProcess
@@ -29,7 +31,7 @@ from minter.nft import build_mint_transaction, parse_mint_request
 def transfers(payer: Keypair, blockhash, n: int):
     # distinct lamports make distinct signatures
     return [
-        __import__("solders.transaction", fromlist=["VersionedTransaction"]).VersionedTransaction(
+        VersionedTransaction(
             MessageV0.try_compile(
                 payer.pubkey(),
                 [
@@ -113,7 +115,7 @@ def over_http(url: str, kind: str, n: int, threads: int, *, skip_preflight: bool
         )
         for i, tx in enumerate((transfers if kind == "transfer" else mints)(payer, blockhash, n))
     ]
-    local = __import__("threading").local()
+    local = threading.local()
 
     def send(body: str) -> None:
         if not hasattr(local, "http"):

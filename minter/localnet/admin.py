@@ -27,3 +27,9 @@ def set_faults(url: str, *, seed: int | None = None, **rates: float) -> dict:
 
 def get_stats(url: str) -> dict:
     return _call(url, "localnet_getStats")
+
+
+def get_slot_times(url: str, first: int, last: int) -> dict[int, float]:
+    """When each slot from ``first`` to ``last`` began (unix seconds): when the levels moved."""
+    times = _call(url, "localnet_getSlotTimes", [first, last])
+    return {int(slot): when for slot, when in times.items()}

@@ -116,6 +116,9 @@ class LocalChain:
         self.by_address: dict[Pubkey, list[Signature]] = defaultdict(list)
         self.first_slot = self.slot
         self.slot_times: dict[int, int] = {self.slot: int(time.time())}  # getBlockTime
+        # When each slot began (wall clock, to the microsecond): the moment its commitment levels
+        # moved, for measuring notification delays from outside (localnet_getSlotTimes).
+        self.slot_started: dict[int, float] = {self.slot: time.time()}
         # getBlock: each produced slot's blockhash, and the signatures it holds in order.
         self.slot_hashes: dict[int, Hash] = {self.slot: self.genesis_hash}
         self.slot_signatures: dict[int, list[Signature]] = defaultdict(list)
@@ -132,7 +135,9 @@ class LocalChain:
         with self.lock:
             self.slot += 1
             self.svm.warp_to_slot(self.slot)
-            self.slot_times[self.slot] = int(time.time())
+            now = time.time()
+            self.slot_times[self.slot] = int(now)
+            self.slot_started[self.slot] = now
             self.svm.expire_blockhash()
             self.slot_hashes[self.slot] = self.svm.latest_blockhash()
             self.blockhashes[self.svm.latest_blockhash()] = self.block_height

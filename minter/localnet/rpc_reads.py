@@ -81,6 +81,13 @@ class ReadMethods:
     def minimumLedgerSlot(self, params):  # the real name has no "get"
         return self.chain.first_slot
 
+    def getInflationReward(self, params):
+        # One entry per address, as the node answers; no epoch here has paid staking rewards.
+        addresses, _ = _params(params, 2)
+        if not isinstance(addresses, list):
+            raise RpcError(-32602, "Invalid params: addresses must be an array")
+        return [None for key in addresses if _pubkey(key)]
+
     def getBlockTime(self, params):
         (slot,) = _params(params, 1)
         if not isinstance(slot, int) or slot < 0:

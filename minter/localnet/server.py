@@ -210,6 +210,10 @@ class Node:
             return self.faults.rates
         if method == "localnet_getFaults":
             return self.faults.rates
+        if method == "localnet_getSlotTimes":  # [first, last] -> {slot: unix seconds, float}
+            first, last = (int(x) for x in params)
+            started = self.chain.slot_started
+            return {str(n): started[n] for n in range(first, last + 1) if n in started}
         if method == "localnet_getStats":
             pubsub = self.pubsub.stats() if self.pubsub else None
             return {**self.chain.stats.as_json(), "slot": self.chain.slot, "pubsub": pubsub}

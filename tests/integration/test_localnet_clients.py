@@ -14,6 +14,7 @@ from solana.rpc.api import Client
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.message import MessageV0
+from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, TransferParams, create_account, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_PROGRAM_ID
@@ -90,14 +91,7 @@ def test_web3js(localnet):
     assert out["status"]["err"] is None
     assert out["status"]["confirmationStatus"] in ("confirmed", "finalized")
     # and what web3.js saw, solana-py sees too
-    assert (
-        Client(localnet.url)
-        .get_balance(
-            __import__("solders.pubkey", fromlist=["Pubkey"]).Pubkey.from_string(out["receiver"])
-        )
-        .value
-        == 54321
-    )
+    assert Client(localnet.url).get_balance(Pubkey.from_string(out["receiver"])).value == 54321
 
 
 def test_spl_token_balances(localnet, funded_keypair):

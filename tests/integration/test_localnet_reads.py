@@ -177,6 +177,14 @@ def test_block_time_and_first_block(localnet):
     assert past["error"]["code"] == -32001  # before the first slot: "cleaned up"
 
 
+def test_inflation_reward_is_empty_per_address(localnet):
+    keys = [str(Keypair().pubkey()), str(Keypair().pubkey())]
+    assert rpc(localnet.url, "getInflationReward", keys).json()["result"] == [None, None]
+    assert Client(localnet.url).get_inflation_reward([Keypair().pubkey()]).value == [None]
+    bad = rpc(localnet.url, "getInflationReward", ["not-a-key"]).json()["error"]
+    assert bad["code"] == -32602
+
+
 def rpc(url: str, method: str, *params):
     return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
 
