@@ -48,8 +48,9 @@ class Outcome(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)  # plain strings: they are written into DDL
-STANDARDS = ("metaplex", "token2022")
-ATTEMPT_KINDS = ("mint", "transfer")
+STANDARDS = ("core", "metaplex", "token2022")
+ATTEMPT_KINDS = ("mint", "transfer", "collection")
+TRANSFER_POLICIES = ("transferable", "locked_until_checkin", "non_transferable")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -92,6 +93,7 @@ class NftMint(_Intent, Base):
         CheckConstraint(_in("status", STATUSES), name="ck_nft_mints_status"),
         CheckConstraint(_in("standard", STANDARDS), name="ck_nft_mints_standard"),
         Index("ix_nft_mints_status_updated", "status", "updated_at"),
+        Index("ix_nft_mints_event_id", "event_id"),
     )
 
     ticket_id: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -144,6 +146,35 @@ class NftAttempt(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class NftCollection(_Intent, Base):
+    """One row per registered event: its fields and its collection's creation, exactly once."""
+
+    __tablename__ = "nft_collections"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_nft_collections_event_id"),
+        UniqueConstraint("collection_address", name="uq_nft_collections_collection_address"),
+        CheckConstraint(_in("status", STATUSES), name="ck_nft_collections_status"),
+        CheckConstraint(_in("standard", STANDARDS), name="ck_nft_collections_standard"),
+        CheckConstraint(
+            _in("transfer_policy", TRANSFER_POLICIES), name="ck_nft_collections_transfer_policy"
+        ),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="ck_nft_collections_capacity"),
+        Index("ix_nft_collections_status_updated", "status", "updated_at"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    collection_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    standard: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    symbol: Mapped[str] = mapped_column(Text, nullable=False)
+    uri: Mapped[str] = mapped_column(Text, nullable=False)
+    venue_id: Mapped[str | None] = mapped_column(String(128))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    transfer_policy: Mapped[str] = mapped_column(String(32), nullable=False)
+
+    KEY = "event_id"
 
 
 class Metric(Base):

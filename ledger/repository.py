@@ -15,9 +15,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from ledger.models import Metric, NftAttempt, NftMint, NftTransfer, Status
+from ledger.models import Metric, NftAttempt, NftCollection, NftMint, NftTransfer, Status
 
-M = TypeVar("M", NftMint, NftTransfer)
+M = TypeVar("M", NftMint, NftTransfer, NftCollection)
 DEFAULT_PAGE = 1000
 
 
@@ -223,6 +223,50 @@ class MintRepository(IntentRepository[NftMint]):
             .order_by(NftMint.completed_at)
         ).all()
         return [(standard, float(s), at) for standard, s, at in rows]
+
+    def count_for_event(self, event_id: str) -> int:
+        return self.session.scalar(
+            select(func.count()).select_from(NftMint).where(NftMint.event_id == event_id)
+        )
+
+    def count_by_status_for_event(self, event_id: str) -> dict[str, int]:
+        rows = self.session.execute(
+            select(NftMint.status, func.count())
+            .where(NftMint.event_id == event_id)
+            .group_by(NftMint.status)
+        ).all()
+        return dict(rows)
+
+    def pending_for_event(self, event_id: str, *, limit: int = DEFAULT_PAGE) -> list[str]:
+        """Tickets of the event still waiting to be minted (woken when its collection lands)."""
+        return list(
+            self.session.scalars(
+                select(NftMint.ticket_id)
+                .where(NftMint.event_id == event_id, NftMint.status == Status.PENDING)
+                .order_by(NftMint.id)
+                .limit(limit)
+            ).all()
+        )
+
+
+class CollectionRepository(IntentRepository[NftCollection]):
+    """Registered events, one row each, and their collections' creation."""
+
+    model = NftCollection
+
+    def lock(self, event_id: str) -> NftCollection | None:
+        """The event's row, locked until commit: intakes of one event take turns, so a capacity
+        count made under the lock cannot be overtaken by a concurrent intake."""
+        return self.session.scalars(
+            select(NftCollection)
+            .where(NftCollection.event_id == event_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def replace_pending(self, event_id: str, values: Mapping[str, Any]) -> bool:
+        """A changed event whose collection was never sent: take the new fields."""
+        return self._move(event_id, expected=Status.PENDING, **values)
 
 
 class TransferRepository(IntentRepository[NftTransfer]):

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.repository import (
     AttemptRepository,
+    CollectionRepository,
     MetricsRepository,
     MintRepository,
     TransferRepository,
@@ -22,6 +23,7 @@ class UnitOfWork:
         self.mints = MintRepository(self.session)
         self.transfers = TransferRepository(self.session)
         self.attempts = AttemptRepository(self.session)
+        self.collections = CollectionRepository(self.session)
         self.metrics = MetricsRepository(self.session)
         return self
 

@@ -18,6 +18,7 @@ from minter.errors import KeypairError
 
 DEFAULT_KEYPAIR_PATH = Path("~/.config/solana/id.json")
 MINT_SEED_DOMAIN = "ticket-mint:v1:"
+COLLECTION_SEED_DOMAIN = "event-collection:v1:"
 
 
 class Payer:
@@ -74,6 +75,12 @@ def write_keypair_file(keypair: Keypair, path: str | Path) -> Path:
     p.touch(mode=0o600, exist_ok=True)
     p.write_text(json.dumps(list(bytes(keypair))))
     return p
+
+
+def derive_collection_keypair(secret: bytes, event_id: str) -> Keypair:
+    """The event's collection keypair: one address per event, so the chain refuses a second."""
+    seed = hmac.new(secret, (COLLECTION_SEED_DOMAIN + event_id).encode(), hashlib.sha256).digest()
+    return Keypair.from_seed(seed)
 
 
 def derive_mint_keypair(secret: bytes, ticket_id: str) -> Keypair:

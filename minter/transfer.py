@@ -1,8 +1,9 @@
-"""Moving a ticket NFT between wallets, for both token programs, in one transaction.
+"""Moving a ticket NFT between wallets, for every standard, in one transaction.
 
-Create the destination's associated token account idempotently, TransferChecked of 1 (0
-decimals), and, when the source is a custody wallet, close the emptied source token account so
-its rent returns to the payer. Pure builders over frozen params; the caller signs.
+Token programs: create the destination's associated token account idempotently, TransferChecked
+of 1 (0 decimals), and, when the source is a custody wallet, close the emptied source token
+account so its rent returns to the payer. Core: one TransferV1 signed by the current owner, naming
+the asset's collection when it is in one. Pure builders over frozen params; the caller signs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from spl.token.instructions import (
 )
 
 from minter.budget import compute_budget
+from minter.nft.core import transfer_v1
 
 TOKEN_PROGRAMS = {"metaplex": TOKEN_PROGRAM_ID, "token2022": TOKEN_2022_PROGRAM_ID}
 
@@ -50,7 +52,32 @@ class TicketTransfer:
         return get_associated_token_address(self.destination_owner, self.mint, self.token_program)
 
 
-def transfer_instructions(t: TicketTransfer) -> list[Instruction]:
+@dataclass(frozen=True)
+class CoreTicketTransfer:
+    """A Core asset from ``source_owner`` (who signs as the owner) to ``destination_owner``."""
+
+    asset: Pubkey
+    source_owner: Pubkey
+    destination_owner: Pubkey
+    payer: Pubkey
+    collection: Pubkey | None = None  # the asset's collection: TransferV1 must name it
+
+    @property
+    def mint(self) -> Pubkey:  # the ticket's address, whatever the standard
+        return self.asset
+
+
+def transfer_instructions(t: TicketTransfer | CoreTicketTransfer) -> list[Instruction]:
+    if isinstance(t, CoreTicketTransfer):
+        return [
+            transfer_v1(
+                t.asset,
+                t.destination_owner,
+                authority=t.source_owner,
+                payer=t.payer,
+                collection=t.collection,
+            )
+        ]
     ixs = [
         create_idempotent_associated_token_account(
             t.payer, t.destination_owner, t.mint, t.token_program
@@ -82,7 +109,7 @@ def transfer_instructions(t: TicketTransfer) -> list[Instruction]:
 
 
 def build_transfer_transaction(
-    t: TicketTransfer,
+    t: TicketTransfer | CoreTicketTransfer,
     *,
     payer: Keypair,
     source: Keypair,
@@ -90,7 +117,8 @@ def build_transfer_transaction(
     compute_unit_limit: int,
     compute_unit_price: int | None = None,
 ) -> VersionedTransaction:
-    """The signed transfer; ``source`` signs as the token owner (may be the payer itself)."""
+    """The signed transfer; ``source`` signs as the token's (or asset's) owner (may be the payer
+    itself)."""
     budget = compute_budget(compute_unit_limit, compute_unit_price)
     message = MessageV0.try_compile(
         payer.pubkey(), budget + transfer_instructions(t), [], recent_blockhash

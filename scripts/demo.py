@@ -1,15 +1,17 @@
 """The main job on embedded defaults: the whole service on this machine, a batch of demo tickets
 minted through its HTTP API, then the service left up for you to call.
 
-    bash scripts/demo.sh [--tickets 12] [--standard token2022|metaplex] [--port N] [--once]
+    bash scripts/demo.sh [--tickets 12] [--standard core|token2022|metaplex] [--port N] [--once]
 
 Brings up PostgreSQL, Redis, the embedded Solana validator, the migrations, the workers and the
 HTTP API (``minter api`` on a free loopback port, or ``--port``), mints the tickets with
 ``POST /v1/mints`` as the ticket service does, waits until the ledger resolves them and prints a
 table. Then it prints the API's URL, a development token and a ``curl`` line that mints one more
 ticket, and stays up until Ctrl-C (or SIGTERM), which stops everything it started. ``--once``
-stops after the table instead, exiting 0 only when every ticket completed. Metaplex runs only
-when ``MPL_TOKEN_METADATA_SO`` names the Token Metadata program binary; Token-2022 runs anywhere.
+stops after the table instead, exiting 0 only when every ticket completed. Core (the default
+when ``MPL_CORE_SO`` names the Core program binary) registers the demo event first and mints
+into its collection; Metaplex runs only when ``MPL_TOKEN_METADATA_SO`` names the Token Metadata
+binary; Token-2022 runs anywhere (the default otherwise).
 """
 
 from __future__ import annotations
@@ -27,9 +29,23 @@ from solders.keypair import Keypair
 
 from devtools.stack import DEFAULT_WAIT, TERMINAL, Stack
 from ledger.models import Status
+from minter.nft.core import CORE_PROGRAM_ID
 from minter.nft.metaplex import TOKEN_METADATA_PROGRAM_ID
 
 METAPLEX_PROGRAM = str(TOKEN_METADATA_PROGRAM_ID)
+BINARIES = {  # the standards that need a program binary: (program, variable)
+    "core": (str(CORE_PROGRAM_ID), "MPL_CORE_SO"),
+    "metaplex": (METAPLEX_PROGRAM, "MPL_TOKEN_METADATA_SO"),
+}
+DEMO_EVENT = {
+    "name": "Demo concert",
+    "symbol": "TIX",
+    "uri": "https://tickets.example/event.json",
+    "venue_id": "V-3",
+    "seller_fee_basis_points": 250,
+    "capacity": 1000,
+    "standard": "core",
+}
 DEFAULT_TICKETS = 12
 DEFAULT_POLL = 0.25  # seconds between status reads while waiting, and between liveness checks
 DEFAULT_HTTP_TIMEOUT = 30.0  # seconds for one call to the API
@@ -45,6 +61,8 @@ def demo_request(i: int, standard: str) -> dict:
     metadata = {"name": f"Ticket #{i}", "symbol": "TIX", "uri": f"https://tickets.example/{i}.json"}
     if standard == "metaplex":  # royalties are a Metaplex field; Token-2022 refuses it (422)
         metadata["seller_fee_basis_points"] = 250
+    if standard == "core":  # no symbol on a Core asset; royalties are the event's collection's
+        del metadata["symbol"]
     return {
         "ticket_id": f"DEMO-{i:04d}",
         "owner": str(Keypair().pubkey()),  # a fresh wallet per ticket
@@ -156,20 +174,22 @@ def serve(stack: Stack, *, tickets: int, standard: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    mpl = os.environ.get("MPL_TOKEN_METADATA_SO")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=DEFAULT_TICKETS)
     parser.add_argument(
-        "--standard", choices=("token2022", "metaplex"), default="metaplex" if mpl else "token2022"
+        "--standard",
+        choices=("core", "token2022", "metaplex"),
+        default="core" if os.environ.get("MPL_CORE_SO") else "token2022",
     )
     parser.add_argument("--port", type=int, default=None, help="API port (default: a free one)")
     parser.add_argument(
         "--once", action="store_true", help="stop after the table; exit 0 if all completed"
     )
     args = parser.parse_args(argv)
-    if args.standard == "metaplex" and not mpl:
+    if args.standard in BINARIES and not os.environ.get(BINARIES[args.standard][1]):
+        variable = BINARIES[args.standard][1]
         print(
-            "metaplex needs MPL_TOKEN_METADATA_SO (the program binary); use token2022 here",
+            f"{args.standard} needs {variable} (the program binary); use token2022 here",
             file=sys.stderr,
         )
         return 2
@@ -179,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # lines show up at once through a pipe too
     signal.signal(signal.SIGINT, _on_stop_signal)
     signal.signal(signal.SIGTERM, _on_stop_signal)
-    programs = {METAPLEX_PROGRAM: mpl} if mpl else {}
+    programs = {
+        program: os.environ[variable]
+        for program, variable in BINARIES.values()
+        if os.environ.get(variable)
+    }
     stack = Stack(standard=args.standard, programs=programs)
     serving = False
     try:
@@ -191,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         client = httpx.Client(base_url=stack.api_url, headers=auth, timeout=DEFAULT_HTTP_TIMEOUT)
         with client as api:
             started = time.monotonic()
+            if args.standard == "core":  # its tickets go into the event's collection
+                api.put("/v1/events/E-7", json=DEMO_EVENT).raise_for_status()
             ids = mint_batch(api, demo_requests(args.tickets, args.standard))
             print(f"POSTed {len(ids)} tickets to {stack.api_url}; waiting…", file=sys.stderr)
             rows = wait_for_rows(api, ids)

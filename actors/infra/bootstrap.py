@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.infra import metrics
-from actors.infra.broker import TRANSFER_QUEUE, make_broker, notifier
+from actors.infra.broker import COLLECTION_QUEUE, TRANSFER_QUEUE, make_broker, notifier
 from actors.infra.config import Settings
 from actors.infra.logs import register_settings_secrets
 from ledger.db import make_engine, make_session_factory
@@ -29,6 +29,7 @@ class Services:
     broker: Any = None
     notify: Any = None  # wakes mint workers for ticket ids (Redis messages)
     notify_transfers: Any = None  # wakes transfer workers for transfer ids
+    notify_collections: Any = None  # wakes collection workers for event ids
 
     def close(self) -> None:
         if self.chain is not None:
@@ -67,6 +68,9 @@ def build_services(
         services.notify = notifier(services.broker)
         services.notify_transfers = notifier(
             services.broker, queue=TRANSFER_QUEUE, actor="transfer_ticket"
+        )
+        services.notify_collections = notifier(
+            services.broker, queue=COLLECTION_QUEUE, actor="create_collection"
         )
     return services
 

@@ -38,6 +38,9 @@ TRANSFER_QUEUE = "transfers"
 CONTROL_QUEUE = "control"
 
 
+COLLECTION_QUEUE = "collections"
+
+
 def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
     middleware = [
         AgeLimit(),

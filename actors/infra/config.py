@@ -36,7 +36,7 @@ from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file
 
 MIN_SECRET_LENGTH = 32  # HS256 and the HMAC seed both want at least 256 bits
 MASK = "**********"  # what `minter config` shows for a secret
-DEFAULT_STANDARD = "metaplex"  # NFT_STANDARD when a request names none
+DEFAULT_STANDARD = "core"  # NFT_STANDARD when a request names none (DESIGN.md: new deployments)
 DEFAULT_COMMITMENT = "confirmed"  # what a read and a confirmation wait for
 DEFAULT_POOL_SIZE = 5  # ledger connections per process
 DEFAULT_RPC_TIMEOUT = 10.0  # seconds for one RPC request
@@ -168,7 +168,7 @@ class SignerSettings(_Section):
 
 
 class MintingSettings(_Section):
-    standard: Literal["metaplex", "token2022"] = _var("NFT_STANDARD", DEFAULT_STANDARD)
+    standard: Literal["core", "metaplex", "token2022"] = _var("NFT_STANDARD", DEFAULT_STANDARD)
     send_rate: Count = _var("MINT_SEND_RATE", DEFAULT_SEND_RATE)
     # signed transactions per ticket or transfer before one expired unseen fails it; every
     # row gets one attempt, so 0 is not "unlimited"

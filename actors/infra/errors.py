@@ -20,3 +20,7 @@ class IntentConflict(ActorsError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class CapacityReached(IntentConflict):
+    """Raised when recording a ticket would exceed its event's capacity; nothing was recorded."""

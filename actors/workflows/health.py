@@ -17,6 +17,7 @@ from solders.signature import Signature
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
 from actors.infra.exit_codes import POSTGRES, REDIS, RPC, unreachable
+from minter.nft.core import CORE_PROGRAM_ID
 
 LAMPORTS_PER_SOL = 1_000_000_000
 METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
@@ -28,7 +29,17 @@ METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x
 # Metaplex: 9,646,560 rent + 10,000,000 protocol fee + 10,000 fee, whatever the metadata.
 # Token-2022: the largest demo ticket; rent grows 6,960 per metadata byte (the longest the
 # intake accepts: 7,805,200).
-KNOWN_COST = {"metaplex": 19_656_560, "token2022": 5_821_600}
+# Core: measured 2026-11-25 on the embedded validator with /work/programs/mpl_core.so, one
+# ticket built by minter.nft.transaction.build_mint_transaction, in its event's collection, with
+# Attributes (event_id E-7, venue_id V-3, seat B12), a frozen PermanentFreezeDelegate, name
+# "Ticket #12", uri "https://tickets.example/12.json" (a demo ticket; the asset is 214 bytes):
+#   MPL_CORE_SO=/work/programs/mpl_core.so .venv/bin/pytest -s \
+#       tests/integration/test_core_reads_onchain.py -k costs
+# 2,380,320 rent + 1,500,000 Core protocol fee (CreateV2) + 10,000 fee (payer and asset sign);
+# rent grows 6,960 per byte of name, uri or attribute (4 attributes and longer texts: 4,454,080).
+KNOWN_COST = {"core": 3_890_320, "metaplex": 19_656_560, "token2022": 5_821_600}
+# the program each standard's mints need deployed (executable) to be ready
+PROGRAMS = {"core": CORE_PROGRAM_ID, "metaplex": METAPLEX_PROGRAM}
 DEFAULT_MIN_MINTS = 100  # ready only while the payer pays for this many of the costliest mints
 DEFAULT_MIN_BALANCE = DEFAULT_MIN_MINTS * max(KNOWN_COST.values())
 DEPENDENCIES = (POSTGRES, REDIS, RPC)  # readiness checks named after what they reach
@@ -82,11 +93,7 @@ class Health:
         return (True, "ok") if answer == "ok" else (False, answer)
 
     def _program(self):
-        program = (
-            METAPLEX_PROGRAM
-            if self.services.settings.minting.standard == "metaplex"
-            else TOKEN_2022_PROGRAM_ID
-        )
+        program = PROGRAMS.get(self.services.settings.minting.standard, TOKEN_2022_PROGRAM_ID)
         (account,) = self.services.chain.accounts([program])
         if account is None or not account.executable:
             return False, f"{program} is not deployed"

@@ -13,13 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
+from solders.pubkey import Pubkey
 
 from actors.infra import metrics
-from actors.infra.errors import IntentConflict
-from actors.workflows.ports import UnitOfWorkFactory
+from actors.infra.errors import CapacityReached, IntentConflict
+from actors.workflows.ports import CollectionRow, UnitOfWork, UnitOfWorkFactory
 from minter.errors import ValidationError
 from minter.keys import derive_mint_keypair
-from minter.nft import MintRequest, parse_mint_request
+from minter.nft import MAX_TRANSACTION_BYTES, MintRequest, parse_mint_request
+from minter.nft.event import FROZEN_AT_MINT
+from minter.nft.transaction import Placement, transaction_size
 
 DEFAULT_BATCH_SIZE = 500
 CREATED, REPEAT, CONFLICT = "created", "repeat", "conflict"
@@ -56,17 +59,77 @@ def mint_row(req: MintRequest, *, mint_secret: bytes) -> dict:
     }
 
 
-def validate_all(items: Sequence[Mapping], *, default_standard: str) -> list[MintRequest]:
-    """Validate every item before anything is written; a batch names the item's index."""
+def validate_all(
+    items: Sequence[Mapping],
+    *,
+    default_standard: str,
+    events: Mapping[str, CollectionRow] | None = None,
+) -> list[MintRequest]:
+    """Validate every item before anything is written; a batch names the item's index.
+    ``events``: the registered events the items name (their standard, venue and collection)."""
     out = []
     for i, item in enumerate(items):
         try:
-            out.append(parse_mint_request(item, default_standard=default_standard))
+            out.append(_validate_one(item, default_standard, events or {}))
         except ValidationError as exc:
             if len(items) == 1:
                 raise
             raise ValidationError(f"[{i}].{exc.field}", exc.message) from None
     return out
+
+
+def _validate_one(
+    item: Mapping, default_standard: str, events: Mapping[str, CollectionRow]
+) -> MintRequest:
+    event = events.get(item.get("event_id")) if isinstance(item, Mapping) else None
+    # a ticket of a registered event takes the event's standard unless it names one
+    req = parse_mint_request(
+        item, default_standard=event.standard if event is not None else default_standard
+    )
+    if event is None:
+        if req.event_id is not None and req.standard == "core":
+            raise ValidationError(
+                "event_id", f"event {req.event_id} is not registered: PUT /v1/events/{{id}} first"
+            )
+        return _fits(req, Placement())
+    if req.standard != event.standard:
+        raise ValidationError(
+            "standard", f"must be {event.standard}, the standard of event {event.event_id}"
+        )
+    if event.venue_id is not None:
+        if req.venue_id is None:
+            req = req.with_venue(event.venue_id)
+        elif req.venue_id != event.venue_id:
+            raise ValidationError(
+                "venue_id", f"must be {event.venue_id}, the venue of event {event.event_id}"
+            )
+    place = Placement(
+        Pubkey.from_string(event.collection_address), event.transfer_policy in FROZEN_AT_MINT
+    )
+    return _fits(req, place)
+
+
+def _fits(req: MintRequest, place: Placement) -> MintRequest:
+    """A Core ticket's one transaction must fit in a packet: refuse extras that overflow it."""
+    if req.standard == "core":
+        size = transaction_size(req, place)
+        if size > MAX_TRANSACTION_BYTES:
+            raise ValidationError(
+                "attributes",
+                f"make the ticket's transaction {size} bytes; at most {MAX_TRANSACTION_BYTES}: "
+                "shorten or drop some",
+            )
+    return req
+
+
+def registered_events(uow_factory: UnitOfWorkFactory, items: Sequence[Mapping]) -> dict:
+    """The registered events named by ``items``, by id (unregistered ones are absent)."""
+    names = {i.get("event_id") for i in items if isinstance(i, Mapping)}
+    names = sorted(n for n in names if isinstance(n, str))
+    if not names:
+        return {}
+    with uow_factory() as uow:
+        return {row.event_id: row for row in uow.collections.get_many(names)}
 
 
 def enqueue_mints(
@@ -81,7 +144,8 @@ def enqueue_mints(
 ) -> list[Enqueued]:
     """Record many intents; one result per item, in order (see :attr:`Enqueued.outcome`).
     ``on_progress`` gets each chunk's results as it is committed."""
-    requests = validate_all(items, default_standard=default_standard)
+    events = registered_events(uow_factory, items)
+    requests = validate_all(items, default_standard=default_standard, events=events)
     results: list[Enqueued] = []
     seen: set[str] = set()  # tickets recorded by earlier items of this batch
     for start in range(0, len(requests), batch_size):
@@ -105,6 +169,7 @@ def _record_chunk(
         if row["ticket_id"] not in seen:
             fresh.setdefault(row["ticket_id"], row)
     with uow_factory() as uow:
+        _hold_seats(uow, list(fresh.values()))
         added = uow.mints.add_intents(list(fresh.values()))
         stored = {r.ticket_id: (r, created) for r, created in added}
         again = [r["ticket_id"] for r in rows if r["ticket_id"] not in stored]
@@ -119,6 +184,31 @@ def _record_chunk(
         conflict = not created and row.payload != want["payload"]
         out.append(Enqueued(row.ticket_id, row.mint_address, row.status, created, conflict))
     return out
+
+
+def _hold_seats(uow: UnitOfWork, rows: list[dict]) -> None:
+    """Refuse the chunk if its new tickets would take an event past its capacity.
+
+    Each event's row is locked (in id order, so two intakes never wait on each other in a
+    cycle) before its tickets are counted: concurrent intakes of one event take turns, and
+    the count each sees includes every ticket committed before it."""
+    wanted: dict[str, list[str]] = {}
+    for row in rows:
+        if row["event_id"] is not None:
+            wanted.setdefault(row["event_id"], []).append(row["ticket_id"])
+    for event_id in sorted(wanted):
+        event = uow.collections.lock(event_id)
+        if event is None or event.capacity is None:
+            continue
+        known = {r.ticket_id for r in uow.mints.get_many(wanted[event_id])}
+        new = len([t for t in wanted[event_id] if t not in known])
+        taken = uow.mints.count_for_event(event_id)
+        if new and taken + new > event.capacity:
+            left = max(0, event.capacity - taken)
+            raise CapacityReached(
+                "event_id",
+                f"event {event_id} is full: {left} of {event.capacity} seats left, {new} asked for",
+            )
 
 
 def enqueue_mint(item: Mapping, **kw) -> Enqueued:

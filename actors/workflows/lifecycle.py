@@ -149,6 +149,7 @@ class ConfirmStats:
     failed: int = 0
     waiting: int = 0
     rebuild_ids: list[str] = field(default_factory=list)
+    completed_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def _resolve_landed(
     kind.repo(uow).mark_completed(kind.key_of(seen.row), expected=Status.SUBMITTED)
     uow.attempts.set_outcome(seen.row.signature, Outcome.LANDED)
     stats.completed += 1
+    stats.completed_ids.append(kind.key_of(seen.row))
 
 
 def _resolve_landed_with_error(
@@ -238,6 +240,8 @@ def _resolve_landed_with_error(
     uow.attempts.set_outcome(seen.row.signature, Outcome.FAILED, err)
     outcome = kind.landed_with_error(uow, chain, seen.row, err)
     stats.completed += outcome == Status.COMPLETED
+    if outcome == Status.COMPLETED:
+        stats.completed_ids.append(kind.key_of(seen.row))
     stats.failed += outcome == Status.FAILED
     if outcome == Status.PENDING:
         stats.rebuild_ids.append(kind.key_of(seen.row))
@@ -257,6 +261,7 @@ def _resolve_expired(
     if seen.happened:
         complete_from_history(uow, row, chain, expected=Status.SUBMITTED, kind=kind)
         stats.completed += 1
+        stats.completed_ids.append(key)
         return
     uow.attempts.set_outcome(row.signature, Outcome.EXPIRED)
     if expired_for_good(row, kind, max_attempts, kind.repo(uow)):

@@ -29,9 +29,12 @@ from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
+from minter.nft.event import FROZEN_AT_MINT
+from minter.nft.transaction import NO_EVENT, Placement
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 log = structlog.get_logger(__name__)
+WAITING = "waiting"  # a ticket whose event's collection is not on chain yet
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class MintSigner:
 # build
 
 
-def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair):
+def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair, place=NO_EVENT):
     """A signed mint transaction and its last valid block height."""
     blockhash, last_valid = chain.latest_blockhash()
 
@@ -60,6 +63,7 @@ def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair):
             recent_blockhash=blockhash,
             compute_unit_limit=units,
             compute_unit_price=signer.compute_unit_price,
+            place=place,
         )
 
     return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
@@ -97,16 +101,40 @@ def process_mint(
             uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
             uow.commit()
             return Status.FAILED
+        place = placement(uow, req)
+        if place is None:  # its event's collection is not on chain yet: woken when it is
+            uow.mints.note_error(ticket_id, f"waiting for the collection of event {req.event_id}")
+            uow.commit()
+            return WAITING
         try:
-            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint)
+            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint, place=place)
         except TransactionRejected as exc:
-            outcome = _resolve_refusal(uow, row, chain, exc.err, expected=Status.PENDING)
+            outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
         signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
+    return send_persisted(
+        tx, signature, kind=MINTS, row=row, uow_factory=uow_factory, chain=chain, bound=bound
+    )
+
+
+def placement(uow: UnitOfWork, req) -> Placement | None:
+    """A Core ticket of a registered event goes into its collection, frozen if the policy
+    says so; None while that collection is not yet completed (never minted outside it)."""
+    if req.standard != "core" or req.event_id is None:
+        return NO_EVENT
+    event = uow.collections.get(req.event_id)
+    if event is None or event.status != Status.COMPLETED:
+        return None
+    frozen = event.transfer_policy in FROZEN_AT_MINT
+    return Placement(Pubkey.from_string(event.collection_address), frozen)
+
+
+def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, bound) -> str:
+    """Step 4: send once what step 3 committed; a refusal is resolved by what is on chain."""
     bound = bound.bind(signature=signature)
-    metrics.sent("mint")
+    metrics.sent(kind.name)
     unknown = None
     try:
         chain.send(bytes(tx))
@@ -116,29 +144,29 @@ def process_mint(
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
             uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
-            outcome = _resolve_refusal(uow, row, chain, exc.err, expected=Status.SUBMITTED)
+            outcome = resolve_refusal(uow, kind, row, chain, exc.err, expected=Status.SUBMITTED)
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
     return record_sent(uow_factory, signature, bound, unknown=unknown)
 
 
-def _resolve_refusal(
-    uow: UnitOfWork, row: MintRow, chain: Chain, err: str, *, expected: str
-) -> Status:
-    """The cluster refused a mint: if the mint exists an earlier attempt landed; else decide."""
-    (account,) = chain.accounts([Pubkey.from_string(row.mint_address)])
+def resolve_refusal(uow: UnitOfWork, kind, row, chain: Chain, err: str, *, expected: str) -> Status:
+    """The cluster refused a creation: if the account exists an earlier attempt landed; else
+    decide (a payer short of lamports is not the row's fault: it waits, it does not fail)."""
+    (account,) = chain.accounts([Pubkey.from_string(kind.address_of(row))])
+    key = kind.key_of(row)
     if account is not None:
-        complete_from_history(uow, row, chain, expected=expected, kind=MINTS)
+        complete_from_history(uow, row, chain, expected=expected, kind=kind)
         return Status.COMPLETED
-    if payer_problem(err):  # the payer needs funding; not the ticket's fault
+    if payer_problem(err):
         if expected != Status.PENDING:
-            uow.mints.reset_to_pending(row.ticket_id, expected=expected, reason=err)
+            kind.repo(uow).reset_to_pending(key, expected=expected, reason=err)
         else:
-            uow.mints.note_error(row.ticket_id, err)
+            kind.repo(uow).note_error(key, err)
         return Status.PENDING
     reason = f"refused by the cluster: {err}"
-    uow.mints.mark_failed(row.ticket_id, expected=expected, reason=reason)
+    kind.repo(uow).mark_failed(key, expected=expected, reason=reason)
     return Status.FAILED
 
 
@@ -154,6 +182,9 @@ class MintKind:
     def key_of(self, row: MintRow) -> str:
         return row.ticket_id
 
+    def address_of(self, row: MintRow) -> str:
+        return row.mint_address
+
     def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
         """The mint address is deterministic: its account exists only if one attempt landed."""
         accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
@@ -162,7 +193,7 @@ class MintKind:
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row: MintRow, err: str) -> Status:
         # parsed as the worker did before signing: a payload that no longer parses raises here
         parse_mint_request(row.payload, default_standard=row.standard)
-        return _resolve_refusal(uow, row, chain, err, expected=Status.SUBMITTED)
+        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
 
 
 MINTS = MintKind()

@@ -53,6 +53,18 @@ class TransferRow(IntentRow, Protocol):
     to_address: str
 
 
+class CollectionRow(IntentRow, Protocol):
+    event_id: str
+    collection_address: str
+    standard: str
+    name: str
+    symbol: str
+    uri: str
+    venue_id: str | None
+    capacity: int | None
+    transfer_policy: str
+
+
 class AttemptRow(Protocol):
     kind: str
     ref_id: str
@@ -108,6 +120,15 @@ class MintRepository(IntentRepository[MintRow], Protocol):
     def count_by_status_and_standard(self) -> dict[tuple[str, str], int]: ...
     def recent_signatures(self, *, standard: str, limit: int) -> list[str]: ...
     def completed_since(self, since: datetime) -> list[tuple[str, float, datetime]]: ...
+    def count_for_event(self, event_id: str) -> int: ...
+    def count_by_status_for_event(self, event_id: str) -> dict[str, int]: ...
+    def pending_for_event(self, event_id: str, *, limit: int = ...) -> list[str]: ...
+
+
+@runtime_checkable
+class CollectionRepository(IntentRepository[CollectionRow], Protocol):
+    def lock(self, event_id: str) -> CollectionRow | None: ...
+    def replace_pending(self, event_id: str, values: Mapping[str, Any]) -> bool: ...
 
 
 @runtime_checkable
@@ -142,6 +163,7 @@ class UnitOfWork(Protocol):
     mints: MintRepository
     transfers: TransferRepository
     attempts: AttemptRepository
+    collections: CollectionRepository
     metrics: MetricsRepository
 
     def __enter__(self) -> UnitOfWork: ...

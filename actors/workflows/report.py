@@ -37,6 +37,7 @@ def refresh_from_ledger(uow: UnitOfWork, since: datetime | None) -> datetime | N
     for table, by_status in (
         ("nft_mints", mints),
         ("nft_transfers", uow.transfers.count_by_status()),
+        ("nft_collections", uow.collections.count_by_status()),
     ):
         for status in Status:
             metrics.series("rows").labels(table, status.value).set(by_status.get(status, 0))

@@ -4,6 +4,8 @@ Intent keyed by the caller's ``transfer_id``; persist signed bytes before sendin
 signature in the same batched confirmer; swept by the same sweeper. Before building: if the
 destination already holds the token, complete without sending; if the source does not hold it,
 fail with that reason. The source must be a wallet whose keypair the worker holds (custody).
+A Core ticket is one asset account naming its owner: it is read once, and the custody wallet
+signs a TransferV1 as that owner.
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ from minter.errors import ValidationError
 from minter.keys import Payer
 from minter.nft import parse_transfer_request
 from minter.nft.decode import decode_token_account
+from minter.nft.verify import asset_owner, core_asset
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
-from minter.transfer import TOKEN_PROGRAMS, TicketTransfer, build_transfer_transaction
+from minter.transfer import (
+    TOKEN_PROGRAMS,
+    CoreTicketTransfer,
+    TicketTransfer,
+    build_transfer_transaction,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -137,6 +145,28 @@ def holdings(chain: Chain, t: TicketTransfer) -> tuple[int, int]:
     return amount(src), amount(dst)
 
 
+def planned_transfer(
+    chain: Chain, row, standard: str, payer: Pubkey, *, close_source: bool
+) -> tuple[TicketTransfer | CoreTicketTransfer, int, int]:
+    """The transfer to build, and (source amount, destination amount): one RPC call."""
+    if standard != "core":
+        t = ticket_transfer(row, standard, payer, close_source=close_source)
+        return (t, *holdings(chain, t))
+    address = Pubkey.from_string(row.token_address)
+    (account,) = chain.accounts([address])
+    asset = core_asset(account)
+    t = CoreTicketTransfer(
+        asset=address,
+        source_owner=Pubkey.from_string(row.from_address),
+        destination_owner=Pubkey.from_string(row.to_address),
+        payer=payer,
+        # read from the asset, not derived: TransferV1 fails unless it names the real one
+        collection=asset.collection if asset is not None else None,
+    )
+    owner = asset.owner if asset is not None else None
+    return t, int(owner == t.source_owner), int(owner == t.destination_owner)
+
+
 def process_transfer(
     transfer_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain, signer: TransferSigner
 ) -> str:
@@ -148,10 +178,9 @@ def process_transfer(
         bound = bound.bind(ticket_id=row.ticket_id, mint_address=row.token_address)
         mint_row = uow.mints.get(row.ticket_id)
         source = signer.holds(row.from_address)
-        t = ticket_transfer(
-            row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
+        t, have, there = planned_transfer(
+            chain, row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
         )
-        have, there = holdings(chain, t)
         if there >= 1:  # an earlier attempt (or someone else) delivered it: say which
             complete_from_history(uow, row, chain, expected=Status.PENDING, kind=TRANSFERS)
             uow.commit()
@@ -231,16 +260,20 @@ class TransferKind:
         standards = {
             m.ticket_id: m.standard for m in uow.mints.get_many([r.ticket_id for r in rows])
         }
-        owners = [Pubkey.from_string(r.from_address) for r in rows]
-        accounts = chain.accounts(
-            [
-                ticket_transfer(
-                    r, standards[r.ticket_id], o, close_source=False
-                ).destination_account
-                for r, o in zip(rows, owners, strict=True)
-            ]
-        )
-        return [a is not None and decode_token_account(bytes(a.data)).amount >= 1 for a in accounts]
+        keys = [
+            Pubkey.from_string(r.token_address)  # a Core asset names its owner
+            if standards[r.ticket_id] == "core"
+            else ticket_transfer(
+                r, standards[r.ticket_id], Pubkey.from_string(r.from_address), close_source=False
+            ).destination_account
+            for r in rows
+        ]
+        return [
+            str(asset_owner(a)) == r.to_address
+            if standards[r.ticket_id] == "core"
+            else a is not None and decode_token_account(bytes(a.data)).amount >= 1
+            for r, a in zip(rows, chain.accounts(keys), strict=True)
+        ]
 
     def landed_with_error(
         self, uow: UnitOfWork, chain: Chain, row: TransferRow, err: str

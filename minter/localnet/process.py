@@ -55,15 +55,23 @@ class LocalnetProcess:
         )
         line = self._proc.stdout.readline()  # the ready line, or EOF if it died
         if not line.startswith(READY_PREFIX):
-            self.stop()
-            raise LocalnetError(f"validator did not start: {line.strip()}")
+            raise LocalnetError(f"validator did not start: {line.strip() or self._why()}")
         self.url = line[len(READY_PREFIX) :].strip()
         line = self._proc.stdout.readline()
         if not line.startswith(WS_PREFIX):
-            self.stop()
-            raise LocalnetError(f"validator did not start its pubsub server: {line.strip()}")
+            raise LocalnetError(f"validator did not start its pubsub server: {self._why()}")
         self.ws_url = line[len(WS_PREFIX) :].strip()
         return self
+
+    def _why(self) -> str:
+        """Stop it and say what it wrote to stderr (e.g. a port in use)."""
+        proc = self._proc
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        err = proc.stderr.read() if proc.stderr else ""
+        self.stop()
+        return err.strip()[-400:] or "no output"
 
     def stop(self) -> None:
         if self._proc is None:

@@ -1,9 +1,9 @@
 """Ticket NFTs on chain: intake, instructions for both standards, the transaction, checks."""
 
+from minter.nft.flat import from_flat
 from minter.nft.request import (
     MintRequest,
     TransferRequest,
-    from_flat,
     parse_mint_request,
     parse_transfer_request,
 )

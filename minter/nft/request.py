@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
@@ -24,7 +24,7 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 
 from minter.errors import ValidationError
 
-STANDARDS = ("metaplex", "token2022")
+STANDARDS = ("core", "metaplex", "token2022")
 MAX_ID = 128  # characters of ticket_id, transfer_id (ledger columns are varchar(128))
 MAX_NAME = 32  # bytes: Metaplex's limits, applied to both standards
 MAX_SYMBOL = 10
@@ -43,11 +43,15 @@ def id_rule(limit: int = MAX_ID) -> str:
     return f"1–{limit} characters from A–Z a–z 0–9 . _ : - (not . or ..)"
 
 
-# Fields the Token-2022 builder cannot put on chain: refused rather than silently dropped.
+# Fields a standard's builder cannot put on chain: refused rather than silently dropped.
 TOKEN2022_UNSUPPORTED = ("seller_fee_basis_points", "creators", "is_mutable")
-METADATA_FIELDS = ("name", "symbol", "uri", "seller_fee_basis_points", "creators", "is_mutable")
-_INT_CELLS = ("seller_fee_basis_points",)
-_BOOL_CELLS = {"true": True, "false": False}
+# Core: royalties and creators belong to the event's collection; an asset has no symbol
+CORE_UNSUPPORTED = ("seller_fee_basis_points", "creators", "is_mutable")
+MAX_ATTRIBUTES = 10
+MAX_ATTRIBUTE_KEY = 32  # bytes
+MAX_ATTRIBUTE_VALUE = 64
+# attribute names the service writes itself
+RESERVED_ATTRIBUTES = ("event_id", "venue_id", "seat", "checked_in", "capacity")
 
 
 # ------------------------------------------------------------------------------------------
@@ -149,6 +153,19 @@ class CreatorBody(_Strict):
     share: Annotated[int, _between(0, 100)]
 
 
+def check_creators(value: list[CreatorBody] | None) -> list[CreatorBody] | None:
+    """1 to 5 distinct creators whose shares sum to 100 (Metaplex's rule, Core's too)."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_CREATORS:
+        raise ValueError(f"must be a list of 1 to {MAX_CREATORS} creators")
+    if sum(c.share for c in value) != 100:
+        raise ValueError("shares must sum to 100")
+    if len({c.address for c in value}) != len(value):
+        raise ValueError("must not repeat an address")
+    return value
+
+
 class MetadataBody(_Strict):
     name: Annotated[str, _bytes_at_most(MAX_NAME)]
     symbol: Annotated[str, _bytes_at_most(MAX_SYMBOL, empty_ok=True)] = ""
@@ -160,15 +177,23 @@ class MetadataBody(_Strict):
     @field_validator("creators")
     @classmethod
     def _shares(cls, value: list[CreatorBody] | None) -> list[CreatorBody] | None:
-        if value is None:
-            return None
-        if not 1 <= len(value) <= MAX_CREATORS:
-            raise ValueError(f"must be a list of 1 to {MAX_CREATORS} creators")
-        if sum(c.share for c in value) != 100:
-            raise ValueError("shares must sum to 100")
-        if len({c.address for c in value}) != len(value):
-            raise ValueError("must not repeat an address")
-        return value
+        return check_creators(value)
+
+
+def _attributes(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_ATTRIBUTES:
+        raise ValueError(f"has {len(value)} entries; at most {MAX_ATTRIBUTES}")
+    for key, text in value.items():
+        size = len(_storable_text(key).encode("utf-8"))
+        if not 1 <= size <= MAX_ATTRIBUTE_KEY:
+            raise ValueError(f"name {key!r} must be 1 to {MAX_ATTRIBUTE_KEY} UTF-8 bytes")
+        if key in RESERVED_ATTRIBUTES:
+            raise ValueError(f"name {key!r} is reserved: the service writes it")
+        if len(_storable_text(text).encode("utf-8")) > MAX_ATTRIBUTE_VALUE:
+            raise ValueError(f"value of {key!r} is over {MAX_ATTRIBUTE_VALUE} UTF-8 bytes")
+    return value
 
 
 class MintBody(_Strict):
@@ -176,10 +201,11 @@ class MintBody(_Strict):
 
     ticket_id: TicketId
     owner: Wallet
-    standard: Literal["metaplex", "token2022"] | None = None  # None: NFT_STANDARD
+    standard: Literal["core", "metaplex", "token2022"] | None = None  # None: NFT_STANDARD
     event_id: EventId | None = None
     venue_id: Extra | None = None
     seat: Extra | None = None
+    attributes: Annotated[dict[str, str], AfterValidator(_attributes)] | None = None  # core
     metadata: MetadataBody
 
 
@@ -266,6 +292,13 @@ class MintRequest:
     seat: str | None = None
     creators: tuple[Creator, ...] | None = None  # None: the payer, verified, 100 %
     is_mutable: bool = False
+    attributes: tuple[tuple[str, str], ...] = ()  # extra attributes (core), in the given order
+
+    @property
+    def core_attributes(self) -> list[tuple[str, str]]:
+        """The Core asset's Attributes plugin: what the ticket names, then the extras."""
+        pairs = (("event_id", self.event_id), ("venue_id", self.venue_id), ("seat", self.seat))
+        return [(k, v) for k, v in pairs if v] + list(self.attributes)
 
     @property
     def extra_fields(self) -> list[tuple[str, str]]:
@@ -277,7 +310,9 @@ class MintRequest:
         """The canonical request: stored in the ledger, compared on repeats, parsed back.
         It holds only what the standard puts on chain, so it parses back under the same rules."""
         metadata: dict = {"name": self.name, "symbol": self.symbol, "uri": self.uri}
-        if self.standard != "token2022":
+        if self.standard == "core":
+            metadata = {"name": self.name, "uri": self.uri}
+        elif self.standard != "token2022":
             metadata["seller_fee_basis_points"] = self.seller_fee_basis_points
             metadata["creators"] = (
                 None
@@ -285,7 +320,7 @@ class MintRequest:
                 else [{"address": str(c.address), "share": c.share} for c in self.creators]
             )
             metadata["is_mutable"] = self.is_mutable
-        return {
+        out = {
             "ticket_id": self.ticket_id,
             "owner": str(self.owner),
             "standard": self.standard,
@@ -294,6 +329,13 @@ class MintRequest:
             "seat": self.seat,
             "metadata": metadata,
         }
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        return out
+
+    def with_venue(self, venue_id: str) -> MintRequest:
+        """The same request taking its event's venue (a ticket that named none)."""
+        return replace(self, venue_id=venue_id)
 
 
 def parse_mint_request(data: Mapping, *, default_standard: str) -> MintRequest:
@@ -302,12 +344,7 @@ def parse_mint_request(data: Mapping, *, default_standard: str) -> MintRequest:
     body = _validate(MintBody, data)
     standard = body.standard or default_standard
     meta = body.metadata
-    if standard == "token2022":
-        for name in TOKEN2022_UNSUPPORTED:
-            if getattr(meta, name) is not None:
-                raise ValidationError(
-                    name, "is not supported by the token2022 standard; leave it out or use metaplex"
-                )
+    _refuse_unsupported(body, standard)
     creators = None
     if meta.creators is not None:
         creators = tuple(Creator(Pubkey.from_string(c.address), c.share) for c in meta.creators)
@@ -324,7 +361,33 @@ def parse_mint_request(data: Mapping, *, default_standard: str) -> MintRequest:
         seat=body.seat,
         creators=creators,
         is_mutable=bool(meta.is_mutable),
+        attributes=tuple((body.attributes or {}).items()),
     )
+
+
+def _refuse_unsupported(body: MintBody, standard: str) -> None:
+    """What ``standard`` cannot put on chain is refused by name, never dropped."""
+    meta = body.metadata
+    if standard == "token2022":
+        for name in TOKEN2022_UNSUPPORTED:
+            if getattr(meta, name) is not None:
+                raise ValidationError(
+                    name, "is not supported by the token2022 standard; leave it out or use metaplex"
+                )
+    if standard == "core":
+        for name in CORE_UNSUPPORTED:
+            if getattr(meta, name) is not None:
+                raise ValidationError(
+                    name,
+                    "is not supported by the core standard: royalties and creators are the "
+                    "event's (PUT /v1/events/{event_id}); leave it out",
+                )
+        if meta.symbol:
+            raise ValidationError("symbol", "is not supported by the core standard; leave it out")
+    elif body.attributes is not None:
+        raise ValidationError(
+            "attributes", f"is not supported by the {standard} standard; use core"
+        )
 
 
 @dataclass(frozen=True)
@@ -348,41 +411,3 @@ def parse_transfer_request(data: Mapping) -> TransferRequest:
     body = _validate(TransferBody, data)
     to = Pubkey.from_string(body.to)
     return TransferRequest(body.transfer_id, body.ticket_id, to, body.reason)
-
-
-# ------------------------------------------------------------------------------------------
-# the flat text form of the CLI and the CSV
-
-
-def _int_cell(raw: str) -> int | str:
-    return int(raw) if re.fullmatch(r"-?[0-9]+", raw.strip()) else raw
-
-
-def _cell(key: str, raw: str):
-    """A text cell as the JSON value it spells; anything else stays text, for the model to
-    refuse with the same words as the API."""
-    if key in _INT_CELLS:
-        return _int_cell(raw)
-    if key == "is_mutable" and raw in _BOOL_CELLS:
-        return _BOOL_CELLS[raw]
-    if key == "creators":  # ADDRESS:SHARE[;ADDRESS:SHARE…]
-        out = []
-        for item in raw.split(";"):
-            address, sep, share = item.strip().partition(":")
-            creator: dict = {"address": address}
-            if sep:
-                creator["share"] = _int_cell(share)
-            out.append(creator)
-        return out
-    return raw
-
-
-def from_flat(row: Mapping[str, str]) -> dict:
-    """One CSV row (or the CLI's flags) in the JSON form: metadata names nested, cells typed."""
-    out: dict = {}
-    metadata: dict = {}
-    for key, raw in row.items():
-        value = _cell(key, raw) if isinstance(raw, str) else raw
-        (metadata if key in METADATA_FIELDS else out)[key] = value
-    out["metadata"] = metadata
-    return out

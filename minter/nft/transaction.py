@@ -1,4 +1,4 @@
-"""One transaction per ticket, straight to the owner, for either standard.
+"""One transaction per ticket, straight to the owner, for each standard.
 
 Compute budget first, then the standard's instructions; the payer and the ticket's mint key
 sign. No payer-side token account and no second transaction.
@@ -6,10 +6,13 @@ sign. No payer-side token account and no second transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
+from solders.pubkey import Pubkey
 from solders.rent import Rent
 from solders.system_program import CreateAccountParams, create_account
 from solders.transaction import VersionedTransaction
@@ -25,6 +28,8 @@ from spl.token.instructions import (
 
 from minter.budget import compute_budget
 from minter.keys import Payer
+from minter.nft.core import CoreAsset, create_v2
+from minter.nft.core_plugins import Attributes, PermanentFreezeDelegate
 from minter.nft.metaplex import (
     CreatorShare,
     MetaplexMetadata,
@@ -44,8 +49,41 @@ def rent_exempt(size: int) -> int:
     return _RENT.minimum_balance(size)
 
 
-def mint_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> list[Instruction]:
+@dataclass(frozen=True)
+class Placement:
+    """Where a Core ticket goes: its event's collection (None: none), and whether the event's
+    transfer policy mints it frozen."""
+
+    collection: Pubkey | None = None
+    frozen: bool = False
+
+
+NO_EVENT = Placement()
+
+
+def core_instruction(req: MintRequest, *, payer: Payer, asset: Pubkey, place: Placement):
+    """CreateV2: owner = buyer, in the collection, Attributes and its own freeze delegate."""
+    return create_v2(
+        CoreAsset(
+            asset=asset,
+            owner=req.owner,
+            payer=payer.pubkey,
+            name=req.name,
+            uri=req.uri,
+            authority=payer.pubkey,  # the collection's update authority (the platform's key)
+            collection=place.collection,
+            attributes=Attributes(tuple(req.core_attributes)),
+            permanent_freeze_delegate=PermanentFreezeDelegate(frozen=place.frozen),
+        )
+    )
+
+
+def mint_instructions(
+    req: MintRequest, *, payer: Payer, mint: Keypair, place: Placement = NO_EVENT
+) -> list[Instruction]:
     """The standard's instructions for ``req``, without the compute budget."""
+    if req.standard == "core":
+        return [core_instruction(req, payer=payer, asset=mint.pubkey(), place=place)]
     if req.standard == "token2022":
         p = Token2022Mint(
             payer=payer.pubkey,
@@ -123,9 +161,25 @@ def build_mint_transaction(
     recent_blockhash: Hash,
     compute_unit_limit: int,
     compute_unit_price: int | None = None,
+    place: Placement = NO_EVENT,
 ) -> VersionedTransaction:
     """The signed mint transaction for one ticket."""
     budget = compute_budget(compute_unit_limit, compute_unit_price)
-    ixs = budget + mint_instructions(req, payer=payer, mint=mint)
+    ixs = budget + mint_instructions(req, payer=payer, mint=mint, place=place)
     message = MessageV0.try_compile(payer.pubkey, ixs, [], recent_blockhash)
     return VersionedTransaction(message, [payer.keypair, mint])
+
+
+def transaction_size(req: MintRequest, place: Placement = NO_EVENT) -> int:
+    """Bytes of ``req``'s signed mint transaction (keys and blockhash do not change its size)."""
+    payer, mint = Payer(Keypair()), Keypair()
+    tx = build_mint_transaction(
+        req,
+        payer=payer,
+        mint=mint,
+        recent_blockhash=Hash.default(),
+        compute_unit_limit=200_000,
+        compute_unit_price=1,
+        place=place,
+    )
+    return len(bytes(tx))

@@ -1,4 +1,8 @@
-"""Does a ticket's NFT exist on chain as asked? One getMultipleAccounts call says."""
+"""Does a ticket's NFT exist on chain as asked? One getMultipleAccounts call says.
+
+Token standards: the mint, the holder's token account (and Metaplex's PDAs). Core: the asset
+account alone, which names its owner, collection and plugins.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from solders.pubkey import Pubkey
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
+from minter.nft.core import CORE_PROGRAM_ID
 from minter.nft.decode import (
     decode_master_edition,
     decode_metaplex_metadata,
@@ -17,6 +22,7 @@ from minter.nft.decode import (
     decode_token_account,
     decode_token_metadata,
 )
+from minter.nft.decode_core import AssetState, decode_core_asset
 from minter.nft.metaplex import master_edition_pda, metadata_pda
 from minter.nft.request import MintRequest
 
@@ -32,7 +38,10 @@ class Verification:
 
 
 def accounts_to_read(req: MintRequest, mint: Pubkey, holder: Pubkey | None = None) -> list[Pubkey]:
-    """The accounts that prove a mint: the mint, the holder's token account, Metaplex PDAs."""
+    """The accounts that prove a mint: the mint, the holder's token account, Metaplex PDAs;
+    for Core the asset alone (its owner is in its data)."""
+    if req.standard == "core":
+        return [mint]
     program = TOKEN_2022_PROGRAM_ID if req.standard == "token2022" else TOKEN_PROGRAM_ID
     keys = [mint, get_associated_token_address(holder or req.owner, mint, program)]
     if req.standard == "metaplex":
@@ -41,10 +50,22 @@ def accounts_to_read(req: MintRequest, mint: Pubkey, holder: Pubkey | None = Non
 
 
 def check_accounts(
-    req: MintRequest, mint: Pubkey, accounts: Sequence, holder: Pubkey | None = None
+    req: MintRequest,
+    mint: Pubkey,
+    accounts: Sequence,
+    holder: Pubkey | None = None,
+    *,
+    collection: Pubkey | None = None,
+    frozen: bool | None = None,
 ) -> Verification:
-    """Judge the accounts of :func:`accounts_to_read` (no RPC: callers batch the reads)."""
+    """Judge the accounts of :func:`accounts_to_read` (no RPC: callers batch the reads).
+
+    Core only: ``collection`` is the asset's expected collection (None: unchecked for a ticket
+    of an event, none for a ticket without); ``frozen``, when set, its freeze flag.
+    """
     holder = holder or req.owner
+    if req.standard == "core":
+        return _check_core(req, accounts[0], holder, collection, frozen)
     program = TOKEN_2022_PROGRAM_ID if req.standard == "token2022" else TOKEN_PROGRAM_ID
     if accounts[0] is None:
         return Verification(False, ["mint account does not exist"])
@@ -78,11 +99,70 @@ def check_accounts(
 
 
 def verify_minted(
-    client: Client, req: MintRequest, mint: Pubkey, holder: Pubkey | None = None
+    client: Client,
+    req: MintRequest,
+    mint: Pubkey,
+    holder: Pubkey | None = None,
+    *,
+    collection: Pubkey | None = None,
+    frozen: bool | None = None,
 ) -> Verification:
     """One getMultipleAccounts call: does the NFT exist as asked, held by ``holder``?"""
     keys = accounts_to_read(req, mint, holder)
-    return check_accounts(req, mint, client.get_multiple_accounts(keys).value, holder)
+    accounts = client.get_multiple_accounts(keys).value
+    return check_accounts(req, mint, accounts, holder, collection=collection, frozen=frozen)
+
+
+def core_asset(account) -> AssetState | None:
+    """The Core asset in ``account``, or None: absent, not Core's, burned or unreadable."""
+    if account is None or account.owner != CORE_PROGRAM_ID:
+        return None
+    try:
+        return decode_core_asset(bytes(account.data))
+    except ValueError:
+        return None
+
+
+def asset_owner(account) -> Pubkey | None:
+    """Who holds a Core ticket: the owner written in its asset account (None: no asset)."""
+    asset = core_asset(account)
+    return None if asset is None else asset.owner
+
+
+def _check_core(
+    req: MintRequest, account, holder: Pubkey, collection: Pubkey | None, frozen: bool | None
+) -> Verification:
+    if account is None:
+        return Verification(False, ["asset account does not exist"])
+    if account.owner != CORE_PROGRAM_ID:
+        reason = f"asset is owned by {account.owner}, not {CORE_PROGRAM_ID}"
+        return Verification(False, [reason], exists=True)
+    data = bytes(account.data)
+    if data in (b"", b"\x00"):  # BurnV1 leaves a one-byte tombstone; never mint over it
+        return Verification(False, ["asset was burned"], exists=True)
+    try:
+        asset = decode_core_asset(data)
+    except (ValueError, KeyError, IndexError) as exc:  # another Core account, or garbage
+        return Verification(False, [f"asset account is not a Core asset: {exc}"], exists=True)
+    reasons: list[str] = []
+    held = asset.owner == holder
+    if not held:
+        reasons.append(f"asset is held by {asset.owner}, not {holder}")
+    meta: list[str] = []
+    if (asset.name, asset.uri) != (req.name, req.uri):
+        meta.append(f"metadata is {(asset.name, asset.uri)}, asked {(req.name, req.uri)}")
+    found = list(asset.attributes) if asset.attributes is not None else None
+    if found != req.core_attributes:
+        meta.append(f"attributes are {found}, asked {req.core_attributes}")
+    # a ticket of an event is in the collection the caller names; one without, in none
+    if (collection is not None or req.event_id is None) and asset.collection != collection:
+        meta.append(f"collection is {asset.collection}, asked {collection}")
+    if frozen is not None and asset.frozen is not frozen:
+        meta.append(f"frozen is {asset.frozen}, asked {frozen}")
+    reasons += meta
+    return Verification(
+        not reasons, reasons, exists=True, supply=1, held=held, metadata_ok=not meta
+    )
 
 
 def _token2022_metadata(mint_data: bytes, req: MintRequest) -> list[str]:

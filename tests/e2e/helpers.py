@@ -169,3 +169,17 @@ def move_outside_the_ledger(stack: Stack, mint: Pubkey, owner: Keypair, elsewher
     )
     sig = client.send_raw_transaction(bytes(tx), TxOpts(skip_confirmation=True)).value
     client.confirm_transaction(sig, commitment="confirmed", sleep_seconds=0.05)
+
+
+def kill_workers_while_running(stack: Stack, ids: list[str], *, kills: int, rng) -> list[int]:
+    """SIGKILL the workers ``kills`` times at random moments, restarting them each time; how
+    many tickets were not completed at each kill."""
+    import signal
+
+    outstanding = []
+    for _ in range(kills):
+        time.sleep(rng.uniform(0.5, 3.0))
+        stack.stop_workers(sig=signal.SIGKILL)
+        outstanding.append(len(ids) - list(stack.statuses(ids).values()).count("completed"))
+        stack.start_workers(processes=2, threads=8)
+    return outstanding

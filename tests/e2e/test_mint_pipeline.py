@@ -7,7 +7,6 @@ Each test counts what the validator executed, so "exactly once" is measured, not
 from __future__ import annotations
 
 import random
-import signal
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from devtools.stack import Stack
-from tests.e2e.helpers import FAST, enqueue, requests_for
+from tests.e2e.helpers import FAST, enqueue, kill_workers_while_running, requests_for
 
 
 def executed_ok(localnet) -> int:
@@ -105,12 +104,7 @@ def test_sigkill_workers_at_random_moments(stack, localnet):
     stack.start_workers(processes=2, threads=8)
     results = enqueue(stack, items)
     ids = [i["ticket_id"] for i in items]
-    outstanding = []
-    for _ in range(3):
-        time.sleep(rng.uniform(0.5, 3.0))
-        stack.stop_workers(sig=signal.SIGKILL)
-        outstanding.append(300 - list(stack.statuses(ids).values()).count("completed"))
-        stack.start_workers(processes=2, threads=8)
+    outstanding = kill_workers_while_running(stack, ids, kills=3, rng=rng)
     assert outstanding[0] > 0, "the first kill came after the run had finished"
     statuses = stack.wait_until_resolved(ids, timeout=300)
     assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]
@@ -217,7 +211,8 @@ def test_rpc_unreachable_leaves_rows_pending_then_finishes(postgres, redis_url, 
         results = enqueue(stack, items)
         time.sleep(8)
         assert set(stack.statuses().values()) <= {"pending", "submitted"}
-        with LocalnetProcess(port=port):
+        # its own ws port: port + 1 may be a client's ephemeral port by now
+        with LocalnetProcess(port=port, ws_port=free_port()):
             stack.fund(stack.payer.pubkey(), 100 * 10**9)
             statuses = stack.wait_until_resolved([i["ticket_id"] for i in items], timeout=180)
             assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]

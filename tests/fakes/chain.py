@@ -20,6 +20,8 @@ from solders.transaction_status import TransactionConfirmationStatus, Transactio
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
+from minter.nft.core import CORE_PROGRAM_ID
+from minter.nft.core_plugins import Attributes, PermanentFreezeDelegate, encode_plugin
 from minter.nft.token2022 import EXT_TOKEN_METADATA
 from minter.rpc import Simulation
 
@@ -148,3 +150,39 @@ def token2022_mint(
     meta += struct.pack("<I", len(extra)) + fields
     data = base.ljust(165, b"\0") + b"\1" + struct.pack("<HH", EXT_TOKEN_METADATA, len(meta))
     return Account(5_000_000, data + meta, program, False, 0)
+
+
+def core_asset(
+    owner: Pubkey,
+    *,
+    name: str,
+    uri: str,
+    attributes: Sequence[tuple[str, str]] | None = (),
+    collection: Pubkey | None = None,
+    frozen: bool | None = False,
+) -> Account:
+    """A Metaplex Core AssetV1 as the program lays it out: base, plugin header, the plugins'
+    data, their registry. ``attributes=None`` or ``frozen=None`` leaves that plugin out; no
+    collection makes the asset its own (update authority: a fresh address)."""
+
+    def s(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack("<I", len(raw)) + raw
+
+    authority = b"\2" + bytes(collection) if collection else b"\1" + bytes(Pubkey.new_unique())
+    base = b"\1" + bytes(owner) + authority + s(name) + s(uri) + b"\0"  # seq: None
+    plugins = []
+    if attributes is not None:
+        plugins.append(Attributes(tuple(attributes)))
+    if frozen is not None:
+        plugins.append(PermanentFreezeDelegate(frozen))
+    if not plugins:
+        return Account(3_000_000, base, CORE_PROGRAM_ID, False, 0)
+    body, records = b"", b""
+    for p in plugins:
+        offset = len(base) + 9 + len(body)  # after the 9-byte plugin header
+        body += encode_plugin(p)
+        records += bytes([p.type, 2]) + struct.pack("<Q", offset)  # authority: UpdateAuthority
+    header = b"\3" + struct.pack("<Q", len(base) + 9 + len(body))
+    registry = b"\4" + struct.pack("<I", len(plugins)) + records + struct.pack("<I", 0)
+    return Account(3_000_000, base + header + body + registry, CORE_PROGRAM_ID, False, 0)

@@ -62,6 +62,20 @@ class TransferRow(_Intent):
 
 
 @dataclass(kw_only=True)
+class CollectionRow(_Intent):
+    KEY: ClassVar[str] = "event_id"
+    event_id: str
+    collection_address: str
+    standard: str
+    name: str
+    symbol: str
+    uri: str
+    venue_id: str | None = None
+    capacity: int | None = None
+    transfer_policy: str = "transferable"
+
+
+@dataclass(kw_only=True)
 class AttemptRow:
     id: int
     kind: str
@@ -83,7 +97,12 @@ class FakeLedger:
 
     def __init__(self, now: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
         self.now = now
-        self.tables: dict[str, dict] = {"mints": {}, "transfers": {}, "attempts": {}}
+        self.tables: dict[str, dict] = {
+            "mints": {},
+            "transfers": {},
+            "attempts": {},
+            "collections": {},
+        }
         self.metrics: list[Mapping[str, Any]] = []
         self.held: set[str] = set()  # keys locked by another worker: claims skip them
         self.commits = 0
@@ -103,6 +122,9 @@ class FakeLedger:
     def transfer(self, transfer_id: str) -> TransferRow:
         return self.tables["transfers"][transfer_id]
 
+    def collection(self, event_id: str) -> CollectionRow:
+        return self.tables["collections"][event_id]
+
     def attempts(self, kind: str, ref_id: str) -> list[AttemptRow]:
         rows = self.tables["attempts"].values()
         return sorted((a for a in rows if (a.kind, a.ref_id) == (kind, ref_id)), key=_by_id)
@@ -118,6 +140,7 @@ class FakeUnitOfWork:
         self.mints = FakeMintRepository(self._work["mints"], self._ledger)
         self.transfers = FakeTransferRepository(self._work["transfers"], self._ledger)
         self.attempts = FakeAttemptRepository(self._work["attempts"], self._ledger)
+        self.collections = FakeCollectionRepository(self._work["collections"], self._ledger)
         self.metrics = FakeMetricsRepository(self._ledger)
         return self
 
@@ -292,6 +315,32 @@ class FakeMintRepository(_FakeIntentRepository):
             (r.standard, (r.completed_at - r.created_at).total_seconds(), r.completed_at)
             for r in done
         ]
+
+    def count_for_event(self, event_id: str) -> int:
+        return sum(1 for r in self._rows.values() if r.event_id == event_id)
+
+    def count_by_status_for_event(self, event_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self._rows.values():
+            if r.event_id == event_id:
+                out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def pending_for_event(self, event_id: str, *, limit: int = 1000) -> list[str]:
+        rows = sorted(self._rows.values(), key=_by_id)
+        mine = [r for r in rows if r.event_id == event_id and r.status == Status.PENDING]
+        return [r.ticket_id for r in mine[:limit]]
+
+
+class FakeCollectionRepository(_FakeIntentRepository):
+    row_type = CollectionRow
+
+    def lock(self, event_id: str) -> CollectionRow | None:
+        # one unit of work at a time already (the ledger's lock): the row is ours until commit
+        return self.get(event_id)
+
+    def replace_pending(self, event_id: str, values: Mapping[str, Any]) -> bool:
+        return self._move(event_id, expected=Status.PENDING, **values)
 
 
 class FakeTransferRepository(_FakeIntentRepository):

@@ -9,25 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from solders.keypair import Keypair
 
-from devtools.stack import Stack
 from tests.support.tokens import JWT_SECRET, auth, token
-
-
-@pytest.fixture
-def stack(postgres, redis_url, redis_server, localnet):
-    env = {"JWT_SECRET": JWT_SECRET, "MINT_SEND_RATE": "1000"}
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=env) as s:
-        yield s
-
-
-@pytest.fixture
-def api(stack):
-    from actors.entrypoints.http.app import build_app
-    from actors.infra import config as cfg
-
-    settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
-    with TestClient(build_app(settings)) as client:
-        yield client
 
 
 def mint_body(ticket_id: str = "API-1", **over) -> dict:
@@ -53,6 +35,7 @@ def test_openapi_schema_lists_every_route(api):
         "/v1/mints/{ticket_id}",
         "/v1/transfers",
         "/v1/transfers/{transfer_id}",
+        "/v1/events/{event_id}",
         "/health",
         "/ready",
         "/balance",

@@ -43,6 +43,8 @@ OPERATIONS = [
     "GET /v1/mints/{ticket_id}",
     "POST /v1/transfers",
     "GET /v1/transfers/{transfer_id}",
+    "PUT /v1/events/{event_id}",
+    "GET /v1/events/{event_id}",
     "GET /health",
     "GET /ready",
     "GET /balance",
@@ -65,6 +67,11 @@ def _plausible_mint(pick: int) -> dict:
 PLAUSIBLE = {
     "POST /v1/mints": _plausible_mint,
     "POST /v1/transfers": lambda pick: {"ticket_id": f"FUZZ-{pick % 2}", "to": HOLDERS[pick % 3]},
+    "PUT /v1/events/{event_id}": lambda pick: {
+        "name": "Fuzz event",
+        "uri": "https://t.example/e",
+        "capacity": pick + 1,
+    },
 }
 FORGED = f"Bearer {token('another secret entirely, 32 chars+', exp=time.time() + 3600)}"
 

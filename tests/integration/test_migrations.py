@@ -38,12 +38,15 @@ def tables(url):
 
 def test_upgrade_creates_tables_keys_and_checks(database_url):
     upgrade(database_url)
-    assert current(database_url) == "0001"
-    assert {"nft_mints", "nft_transfers", "nft_attempts", "metrics"} <= tables(database_url)
+    assert current(database_url) == "0002"
+    assert {"nft_mints", "nft_transfers", "nft_attempts", "nft_collections", "metrics"} <= tables(
+        database_url
+    )
+    assert {"event_id", "collection_address"} <= unique_columns(database_url, "nft_collections")
     assert {"ticket_id", "mint_address"} <= unique_columns(database_url, "nft_mints")
     assert {"transfer_id", "signature"} <= unique_columns(database_url, "nft_transfers")
     assert "signature" in unique_columns(database_url, "nft_attempts")
-    for table in ("nft_mints", "nft_transfers"):
+    for table in ("nft_mints", "nft_transfers", "nft_collections"):
         checks = check_constraints(database_url, table)
         status = checks[f"ck_{table}_status"]
         for s in ("pending", "submitted", "completed", "failed"):
@@ -96,3 +99,16 @@ def test_downgrade_removes_metrics_when_we_created_it(database_url):
     assert tables(database_url) == {"alembic_version"}
     upgrade(database_url)
     assert {"nft_mints", "metrics"} <= tables(database_url)
+
+
+def test_0002_adds_core_and_downgrades_to_0001(database_url):
+    upgrade(database_url)
+    assert "'core'" in check_constraints(database_url, "nft_mints")["ck_nft_mints_standard"]
+    policy = check_constraints(database_url, "nft_collections")
+    assert "'locked_until_checkin'" in policy["ck_nft_collections_transfer_policy"]
+    downgrade(database_url, "0001")
+    assert current(database_url) == "0001"
+    assert "nft_collections" not in tables(database_url)
+    assert "'core'" not in check_constraints(database_url, "nft_mints")["ck_nft_mints_standard"]
+    upgrade(database_url)
+    assert current(database_url) == "0002"

@@ -36,6 +36,7 @@ class World:
     payer: Payer = field(default_factory=lambda: Payer(Keypair()))
     woken: list[str] = field(default_factory=list)  # mints the lifecycle sent back to workers
     woken_transfers: list[str] = field(default_factory=list)
+    woken_collections: list[str] = field(default_factory=list)
 
     @property
     def uow(self):

@@ -32,6 +32,7 @@ def test_every_route_is_registered():
         "/v1/mints/{ticket_id}",
         "/v1/transfers",
         "/v1/transfers/{transfer_id}",
+        "/v1/events/{event_id}",
         "/health",
         "/ready",
         "/balance",

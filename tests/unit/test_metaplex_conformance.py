@@ -8,11 +8,6 @@ mint and the metadata: it derives the metadata and master edition PDAs itself
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -25,8 +20,7 @@ from minter.nft.metaplex import (
     master_edition_pda,
     metadata_pda,
 )
-
-MPL = Path(__file__).resolve().parents[2] / "tests" / "js" / "mpl"
+from tests.support.node import instruction_view, node_runner
 
 
 def creators(n: int, payer):
@@ -55,31 +49,10 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def official():
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
-    if not (MPL / "node_modules").exists():
-        pytest.skip("tests/js/mpl/node_modules missing: scripts/setup.sh installs it")
-
-    def run(args: list[dict]) -> list[dict]:
-        res = subprocess.run(
-            ["node", str(MPL / "instructions.mjs")],
-            input=json.dumps(args),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert res.returncode == 0, res.stderr
-        return json.loads(res.stdout)
-
-    return run
+    return node_runner("mpl")
 
 
-def view(ix) -> dict:
-    return {
-        "programId": str(ix.program_id),
-        "data": bytes(ix.data).hex(),
-        "accounts": [[str(a.pubkey), a.is_signer, a.is_writable] for a in ix.accounts],
-    }
+view = instruction_view
 
 
 def test_instructions_match_the_official_client(official):

@@ -49,7 +49,7 @@ def test_good_environment_loads(good_env, keypair_path):
 def test_defaults(good_env):
     env = {k: v for k, v in good_env.items() if k not in ("NFT_STANDARD", "SOLANA_COMMITMENT")}
     s = load_settings(env, require=EVERYTHING)
-    assert (s.minting.standard, s.chain.commitment) == ("metaplex", "confirmed")
+    assert (s.minting.standard, s.chain.commitment) == ("core", "confirmed")
 
 
 @pytest.mark.parametrize("name", EVERYTHING)

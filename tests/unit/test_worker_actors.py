@@ -11,7 +11,7 @@ from dramatiq.brokers.stub import StubBroker
 from pydantic import SecretBytes
 
 from actors.entrypoints.worker import actors
-from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, Ticker
+from actors.infra.broker import COLLECTION_QUEUE, CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, Ticker
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 from tests.unit.conftest import SECRET, World
@@ -61,6 +61,7 @@ def services_of(world: World) -> SimpleNamespace:
         chain=world.chain,
         notify=world.woken.extend,
         notify_transfers=world.woken_transfers.extend,
+        notify_collections=world.woken_collections.extend,
     )
 
 
@@ -87,15 +88,20 @@ def run(broker, *queues: str) -> None:
         worker.stop()
 
 
-def test_the_four_actors_are_declared_on_their_queues(broker, world):
+def test_the_five_actors_are_declared_on_their_queues(broker, world):
     ns = actors.register_actors(broker, services_of(world))
     assert set(broker.get_declared_actors()) == {
         "mint_ticket",
         "transfer_ticket",
+        "create_collection",
         "confirm_submitted",
         "sweep",
     }
-    for name, queue in (("mint_ticket", MINT_QUEUE), ("transfer_ticket", TRANSFER_QUEUE)):
+    for name, queue in (
+        ("mint_ticket", MINT_QUEUE),
+        ("transfer_ticket", TRANSFER_QUEUE),
+        ("create_collection", COLLECTION_QUEUE),
+    ):
         actor = broker.get_actor(name)
         assert actor.queue_name == queue
         assert {k: actor.options.get(k) for k in RETRIED} == RETRIED

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from actors.infra import config as cfg
-from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
+from actors.infra.broker import COLLECTION_QUEUE, CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
 from actors.infra.config import Settings
 from actors.infra.errors import SettingsError
 from actors.infra.exit_codes import (
@@ -88,6 +88,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         MINT_QUEUE,
         TRANSFER_QUEUE,
         CONTROL_QUEUE,
+        COLLECTION_QUEUE,
     ]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
@@ -122,6 +123,15 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from actors.entrypoints.cli.mints import status_command  # see the module docstring
 
     return status_command(args, settings)
+
+
+def _events(name: str) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from actors.entrypoints.cli import events  # see the module docstring
+
+        return getattr(events, name)(args, settings)
+
+    return run
 
 
 def cmd_localnet(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--symbol")
     p.add_argument("--uri")
-    p.add_argument("--standard", help="metaplex or token2022 (default: NFT_STANDARD)")
+    p.add_argument("--standard", help="core, metaplex or token2022 (default: NFT_STANDARD)")
     # text, as a CSV cell: the request model gives the same answer for the same value
     p.add_argument("--seller-fee-basis-points", help="royalties in basis points (metaplex)")
     p.add_argument(
@@ -198,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-id")
     p.add_argument("--venue-id")
     p.add_argument("--seat")
+    p.add_argument("--attributes", metavar="JSON", help='extra attributes (core): {"row": "B"}')
     p.add_argument(
         "--csv",
         help="one ticket a row; columns as the JSON names, metadata flattened "
@@ -234,10 +245,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # REDIS_URL too with --fix: the command asks for it (it re-enqueues what it repairs)
     p.set_defaults(func=_ops("reconcile_command"), needs=cfg.DATABASE + ("SOLANA_RPC_URL",))
+    _add_event(sub)
     p = sub.add_parser("config", help="the effective settings by section, secrets masked")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ops("config_command"), needs=())
     return parser
+
+
+def _add_event(sub: argparse._SubParsersAction) -> None:
+    event = sub.add_parser("event", help="register an event (its collection) and read it")
+    verbs = event.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("put", help="register or repeat an event, as PUT /v1/events/{id}")
+    p.add_argument("event_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--symbol")
+    p.add_argument("--uri", required=True)
+    p.add_argument("--venue-id")
+    p.add_argument("--seller-fee-basis-points")
+    p.add_argument("--creator", action="append", metavar="ADDRESS:SHARE")
+    p.add_argument("--capacity")
+    p.add_argument(
+        "--transfer-policy", help="transferable (default), locked_until_checkin, non_transferable"
+    )
+    p.add_argument("--standard", help="core (the only one with collections in this build)")
+    p.set_defaults(
+        func=_events("put_command"), needs=cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",)
+    )
+    p = verbs.add_parser("show", help="the event, its collection and its tickets by status")
+    p.add_argument("event_id")
+    p.set_defaults(func=_events("show_command"), needs=cfg.DATABASE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings, reveal
-from actors.infra.errors import IntentConflict
+from actors.infra.errors import CapacityReached, IntentConflict
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
 from actors.workflows.intake import CONFLICT, CREATED, REPEAT, Enqueued, enqueue_mints
 from actors.workflows.status import ticket_status
@@ -53,6 +53,7 @@ def _item_from_flags(args: argparse.Namespace) -> dict:
         "seller_fee_basis_points": args.seller_fee_basis_points,
         "creators": ";".join(args.creator) if args.creator else None,
         "is_mutable": args.is_mutable,
+        "attributes": args.attributes,
     }
     return from_flat({k: v for k, v in cells.items() if v is not None})
 
@@ -101,6 +102,9 @@ def enqueue_command(args: argparse.Namespace, settings: Settings) -> int:
             notify=services.notify,
             on_progress=progress,
         )
+    except CapacityReached as exc:  # rows before the chunk that overflowed stay recorded
+        print(f"minter: conflict: {exc.field}: {exc}", file=sys.stderr)
+        return EXIT_DIFFERS
     finally:
         progress.close()
         services.close()

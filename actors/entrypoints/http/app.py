@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from actors.entrypoints.http.auth import AuthError, TokenVerifier
 from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from actors.entrypoints.http.events import add_event_routes
 from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
@@ -84,6 +85,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     authorized = _bearer(services.settings.api)
     _add_mint_routes(app, services, authorized=authorized)
     _add_transfer_routes(app, services, authorized=authorized)
+    add_event_routes(app, services, authorized=authorized)
     _add_ops_routes(app, services, health=health)
     return app
 

@@ -15,9 +15,17 @@ import dramatiq
 import structlog
 
 from actors.entrypoints.worker.reporter import run_reporter
-from actors.infra.broker import CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, RateGate, Ticker
+from actors.infra.broker import (
+    COLLECTION_QUEUE,
+    CONTROL_QUEUE,
+    MINT_QUEUE,
+    TRANSFER_QUEUE,
+    RateGate,
+    Ticker,
+)
 from actors.infra.config import reveal
-from actors.workflows import lifecycle, mints, transfers
+from actors.workflows import collections, lifecycle, mints, transfers
+from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 
 DEFAULT_MAX_RETRIES = 20
@@ -82,11 +90,23 @@ def register_actors(broker, services):
                 signer=transfer_signer,
             )
 
-    kinds = ((mints.MINTS, notify), (transfers.TRANSFERS, notify_transfers))
+    def create_collection(event_id: str) -> None:
+        with gate:
+            outcome = collections.process_collection(
+                event_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
+            )
+        if outcome == Status.COMPLETED:  # an earlier attempt had landed
+            collections.wake_tickets([event_id], uow_factory=services.uow_factory, notify=notify)
+
+    kinds = (
+        (collections.COLLECTIONS, services.notify_collections),
+        (mints.MINTS, notify),
+        (transfers.TRANSFERS, notify_transfers),
+    )
 
     def confirm_submitted() -> None:
         for kind, wake in kinds:
-            lifecycle.confirm_submitted(
+            stats = lifecycle.confirm_submitted(
                 uow_factory=services.uow_factory,
                 chain=services.chain,
                 kind=kind,
@@ -94,6 +114,11 @@ def register_actors(broker, services):
                 notify=wake,
                 max_attempts=settings.minting.max_attempts,
             )
+            if kind is collections.COLLECTIONS and stats.completed_ids:
+                # the tickets that waited for these collections
+                collections.wake_tickets(
+                    stats.completed_ids, uow_factory=services.uow_factory, notify=notify
+                )
 
     def sweep() -> None:
         for kind, wake in kinds:
@@ -119,6 +144,13 @@ def register_actors(broker, services):
         broker=broker,
         actor_name="transfer_ticket",
         queue_name=TRANSFER_QUEUE,
+        **retry_opts,
+    )
+    ns.create_collection = dramatiq.actor(
+        create_collection,
+        broker=broker,
+        actor_name="create_collection",
+        queue_name=COLLECTION_QUEUE,
         **retry_opts,
     )
     control = dict(broker=broker, queue_name=CONTROL_QUEUE, max_retries=0, max_age=60_000)

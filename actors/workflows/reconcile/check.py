@@ -1,5 +1,10 @@
 """Classification: ledger rows read in pages beside the chain's view; each discrepancy found is
-one of the classes of :mod:`actors.workflows.reconcile.model`."""
+one of the classes of :mod:`actors.workflows.reconcile.model`.
+
+A Core ticket is one asset account, read in the page's one getMultipleAccounts: its owner is
+the holder, so an outside move costs no extra read; its collection and, for an event whose
+policy mints it frozen, its freeze flag are checked against the event's ledger row.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from actors.workflows.holders import ledger_holder
-from actors.workflows.ports import Chain, UnitOfWork
+from actors.workflows.ports import Chain, MintRow, UnitOfWork
 from actors.workflows.reconcile.model import (
     DIFFERS,
     LANDED,
@@ -22,6 +27,8 @@ from ledger.models import Status
 from minter.errors import ValidationError
 from minter.nft import accounts_to_read, check_accounts, parse_mint_request
 from minter.nft.decode import decode_token_account
+from minter.nft.event import FROZEN_AT_MINT
+from minter.nft.verify import asset_owner
 
 _IN_FLIGHT = (Status.PENDING, Status.SUBMITTED)  # a worker or the confirmer still owns these
 _NOT_DONE = (Status.PENDING, Status.FAILED)  # the ledger says it did not (yet) happen
@@ -29,6 +36,20 @@ _NOT_DONE = (Status.PENDING, Status.FAILED)  # the ledger says it did not (yet) 
 
 def _found(kind, table, row, key, detail) -> Discrepancy:
     return Discrepancy(kind, table, key, row.status, detail, updated_at=row.updated_at)
+
+
+def core_expectations(uow: UnitOfWork, event_ids) -> dict[str, dict]:
+    """Per registered event: the ``collection`` its Core tickets are in and, when its policy
+    mints them frozen, ``frozen=True`` (a transferable ticket freezes at check-in: unchecked)."""
+    wanted = sorted({e for e in event_ids if e})
+    rows = uow.collections.get_many(wanted) if wanted else []
+    return {
+        c.event_id: {
+            "collection": Pubkey.from_string(c.collection_address),
+            "frozen": True if c.transfer_policy in FROZEN_AT_MINT else None,
+        }
+        for c in rows
+    }
 
 
 def check_mints(
@@ -47,22 +68,27 @@ def check_mints(
         holder = Pubkey.from_string(ledger_holder(row, moves[row.ticket_id]))
         keys = accounts_to_read(req, Pubkey.from_string(row.mint_address), holder)
         plans.append((row, req, holder, keys))
+    events = core_expectations(uow, [req.event_id for _, req, *_ in plans if _is_core(req)])
     fetched = iter(chain.accounts([k for *_, keys in plans for k in keys]))
     moved: list[tuple] = []
     for row, req, holder, keys in plans:
         t = row.ticket_id
+        accounts = [next(fetched) for _ in keys]
+        expected = events.get(req.event_id, {}) if _is_core(req) else {}
         view = check_accounts(
-            req, Pubkey.from_string(row.mint_address), [next(fetched) for _ in keys], holder
+            req, Pubkey.from_string(row.mint_address), accounts, holder, **expected
         )
         age = now - row.updated_at
         if row.status == Status.COMPLETED:
             if not view.exists:
-                found.append(_found(MISSING, "nft_mints", row, t, "mint account does not exist"))
+                found.append(_found(MISSING, "nft_mints", row, t, view.reasons[0]))
             elif view.supply != 1 or not view.metadata_ok:
                 found.append(_found(DIFFERS, "nft_mints", row, t, "; ".join(view.reasons)))
             elif not view.held:
                 in_flight = [m for m in moves[t] if m.status in _IN_FLIGHT]
-                moved.append((row, req, holder, in_flight))
+                # a Core asset already read names its owner: no second read for it
+                actual = asset_owner(accounts[0]) if _is_core(req) else _UNREAD
+                moved.append((row, holder, in_flight, actual))
         elif row.status in _NOT_DONE and view.exists:
             detail = "; ".join(["mint exists on chain", *view.reasons])
             found.append(_found(LANDED, "nft_mints", row, t, detail))
@@ -73,10 +99,12 @@ def check_mints(
 
 
 def _outside_moves(chain: Chain, moved) -> list[Discrepancy]:
-    """Where did tokens the ledger's holder lacks go? Only these few rows cost extra reads."""
+    """Where did tokens the ledger's holder lacks go? Only these few token rows cost extra
+    reads."""
     out = []
-    for row, _req, holder, in_flight in moved:
-        actual = token_holder(chain, Pubkey.from_string(row.mint_address))
+    for row, holder, in_flight, actual in moved:
+        if actual is _UNREAD:
+            actual = token_holder(chain, Pubkey.from_string(row.mint_address))
         if actual is not None and any(m.to_address == str(actual) for m in in_flight):
             continue  # a claim of ours has landed; the confirmer completes it
         where = f"held by {actual}" if actual else "held by no one"
@@ -84,6 +112,22 @@ def _outside_moves(chain: Chain, moved) -> list[Discrepancy]:
             _found(OWNER_CHANGED, "nft_mints", row, row.ticket_id, f"{where}; ledger says {holder}")
         )
     return out
+
+
+def _is_core(req) -> bool:
+    return req.standard == "core"
+
+
+_UNREAD = object()  # a token ticket's holder, not read yet
+
+
+def ticket_holder(chain: Chain, row: MintRow) -> Pubkey | None:
+    """Who holds the ticket on chain: a Core asset's owner, or the token's holder."""
+    mint = Pubkey.from_string(row.mint_address)
+    if row.standard == "core":
+        (account,) = chain.accounts([mint])
+        return asset_owner(account)
+    return token_holder(chain, mint)
 
 
 def token_holder(chain: Chain, mint: Pubkey) -> Pubkey | None:

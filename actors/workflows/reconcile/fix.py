@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from actors.workflows.holders import current_holder
@@ -19,7 +18,7 @@ from actors.workflows.lifecycle import (
 )
 from actors.workflows.mints import MINTS
 from actors.workflows.ports import Chain, MintRow, UnitOfWork, UnitOfWorkFactory
-from actors.workflows.reconcile.check import token_holder
+from actors.workflows.reconcile.check import ticket_holder
 from actors.workflows.reconcile.model import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy
 from actors.workflows.transfers import TRANSFERS
 from ledger.models import Outcome, Status
@@ -143,7 +142,7 @@ def observed_transfer_id(mint_address: str, n: int) -> str:
 
 
 def _record_outside_move(uow: UnitOfWork, chain: Chain, row: MintRow) -> str | None:
-    actual = token_holder(chain, Pubkey.from_string(row.mint_address))
+    actual = ticket_holder(chain, row)
     if actual is None:
         return None
     _, holder = current_holder(uow, row.ticket_id)
