@@ -37,6 +37,16 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+class TicketState(StrEnum):
+    """A ticket's lifecycle (DESIGN.md, Ticket lifecycle), decided in the ledger at once; the
+    chain write of each change follows as a ``ticket_operations`` row."""
+
+    MINTED = "minted"
+    CHECKED_IN = "checked_in"
+    INVALIDATED = "invalidated"
+    REISSUED = "reissued"  # a later version is the valid one
+
+
 class Outcome(StrEnum):
     """What became of one signed transaction (``nft_attempts.outcome``; NULL until known)."""
 
@@ -48,8 +58,10 @@ class Outcome(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)  # plain strings: they are written into DDL
+TICKET_STATES = tuple(s.value for s in TicketState)
 STANDARDS = ("core", "metaplex", "token2022")
-ATTEMPT_KINDS = ("mint", "transfer", "collection")
+ATTEMPT_KINDS = ("mint", "transfer", "collection", "operation")
+OPERATION_KINDS = ("check_in", "invalidate", "reissue")
 TRANSFER_POLICIES = ("transferable", "locked_until_checkin", "non_transferable")
 
 
@@ -92,6 +104,7 @@ class NftMint(_Intent, Base):
         UniqueConstraint("mint_address", name="uq_nft_mints_mint_address"),
         CheckConstraint(_in("status", STATUSES), name="ck_nft_mints_status"),
         CheckConstraint(_in("standard", STANDARDS), name="ck_nft_mints_standard"),
+        CheckConstraint(_in("state", TICKET_STATES), name="ck_nft_mints_state"),
         Index("ix_nft_mints_status_updated", "status", "updated_at"),
         Index("ix_nft_mints_event_id", "event_id"),
     )
@@ -103,6 +116,13 @@ class NftMint(_Intent, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False)
     event_id: Mapped[str | None] = mapped_column(String(128))
     venue_id: Mapped[str | None] = mapped_column(String(128))
+    # the lifecycle: decided here first, written on chain by ticket_operations
+    state: Mapped[str] = mapped_column(
+        String(16), server_default=TicketState.MINTED.value, nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_in_gate: Mapped[str | None] = mapped_column(Text)
 
     KEY = "ticket_id"
 
@@ -125,6 +145,28 @@ class NftTransfer(_Intent, Base):
     amount: Mapped[int] = mapped_column(BigInteger, server_default="1", nullable=False)
 
     KEY = "transfer_id"
+
+
+class TicketOperation(_Intent, Base):
+    """One lifecycle operation of a ticket, keyed by the caller's ``operation_id``; its chain
+    write follows the mint protocol. ``address`` is the asset it acts on (reissue: creates)."""
+
+    __tablename__ = "ticket_operations"
+    __table_args__ = (
+        UniqueConstraint("operation_id", name="uq_ticket_operations_operation_id"),
+        CheckConstraint(_in("status", STATUSES), name="ck_ticket_operations_status"),
+        CheckConstraint(_in("kind", OPERATION_KINDS), name="ck_ticket_operations_kind"),
+        Index("ix_ticket_operations_status_updated", "status", "updated_at"),
+        Index("ix_ticket_operations_ticket_id", "ticket_id"),
+    )
+
+    operation_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    ticket_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    KEY = "operation_id"
 
 
 class NftAttempt(Base):

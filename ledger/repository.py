@@ -15,9 +15,18 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from ledger.models import Metric, NftAttempt, NftCollection, NftMint, NftTransfer, Status
+from ledger.models import (
+    Metric,
+    NftAttempt,
+    NftCollection,
+    NftMint,
+    NftTransfer,
+    Status,
+    TicketOperation,
+)
 
-M = TypeVar("M", NftMint, NftTransfer, NftCollection)
+M = TypeVar("M", NftMint, NftTransfer, NftCollection, TicketOperation)
+# CollectionRepository and OperationRepository: ledger/lifecycle_repository.py
 DEFAULT_PAGE = 1000
 
 
@@ -248,25 +257,30 @@ class MintRepository(IntentRepository[NftMint]):
             ).all()
         )
 
-
-class CollectionRepository(IntentRepository[NftCollection]):
-    """Registered events, one row each, and their collections' creation."""
-
-    model = NftCollection
-
-    def lock(self, event_id: str) -> NftCollection | None:
-        """The event's row, locked until commit: intakes of one event take turns, so a capacity
-        count made under the lock cannot be overtaken by a concurrent intake."""
-        return self.session.scalars(
-            select(NftCollection)
-            .where(NftCollection.event_id == event_id)
-            .with_for_update()
+    def change_state(
+        self, ticket_id: str, *, expected: Sequence[str], state: str, **values: Any
+    ) -> NftMint | None:
+        """Move the ticket's lifecycle ``state`` if it is one of ``expected`` (one guarded
+        UPDATE: of concurrent callers exactly one wins); the moved row, or None. ``updated_at``
+        is left alone: it is the protocol's clock (the sweeper's), not the lifecycle's."""
+        stmt = (
+            update(NftMint)
+            .where(NftMint.ticket_id == ticket_id, NftMint.state.in_(list(expected)))
+            .values(state=state, **values)
+            .returning(NftMint)
             .execution_options(populate_existing=True)
-        ).one_or_none()
+        )
+        return self.session.scalars(stmt).one_or_none()
 
-    def replace_pending(self, event_id: str, values: Mapping[str, Any]) -> bool:
-        """A changed event whose collection was never sent: take the new fields."""
-        return self._move(event_id, expected=Status.PENDING, **values)
+    def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> NftMint | None:
+        """Check the ticket in now at ``gate`` (see :meth:`change_state`)."""
+        return self.change_state(
+            ticket_id,
+            expected=expected,
+            state="checked_in",
+            checked_in_at=func.now(),
+            checked_in_gate=gate,
+        )
 
 
 class TransferRepository(IntentRepository[NftTransfer]):

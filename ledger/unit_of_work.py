@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger.lifecycle_repository import CollectionRepository, OperationRepository
 from ledger.repository import (
     AttemptRepository,
-    CollectionRepository,
     MetricsRepository,
     MintRepository,
     TransferRepository,
@@ -24,6 +24,7 @@ class UnitOfWork:
         self.transfers = TransferRepository(self.session)
         self.attempts = AttemptRepository(self.session)
         self.collections = CollectionRepository(self.session)
+        self.operations = OperationRepository(self.session)
         self.metrics = MetricsRepository(self.session)
         return self
 

@@ -83,6 +83,16 @@ def derive_collection_keypair(secret: bytes, event_id: str) -> Keypair:
     return Keypair.from_seed(seed)
 
 
+def derive_version_keypair(secret: bytes, ticket_id: str, version: int) -> Keypair:
+    """Version ``version`` of a ticket (a reissue makes the next): ``"ticket-mint:vN:" + id``;
+    version 1 is :func:`derive_mint_keypair`'s."""
+    if version < 1:
+        raise ValueError("a ticket's versions start at 1")
+    domain = f"ticket-mint:v{version}:"
+    seed = hmac.new(secret, (domain + ticket_id).encode(), hashlib.sha256).digest()
+    return Keypair.from_seed(seed)
+
+
 def derive_mint_keypair(secret: bytes, ticket_id: str) -> Keypair:
     """The ticket's mint keypair: the same ticket always gives the same mint address."""
     seed = hmac.new(secret, (MINT_SEED_DOMAIN + ticket_id).encode(), hashlib.sha256).digest()

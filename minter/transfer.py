@@ -28,6 +28,7 @@ from spl.token.instructions import (
 
 from minter.budget import compute_budget
 from minter.nft.core import transfer_v1
+from minter.nft.token2022_lifecycle import transfer_by_delegate_instructions
 
 TOKEN_PROGRAMS = {"metaplex": TOKEN_PROGRAM_ID, "token2022": TOKEN_2022_PROGRAM_ID}
 
@@ -42,6 +43,10 @@ class TicketTransfer:
     payer: Pubkey
     token_program: Pubkey = TOKEN_PROGRAM_ID
     close_source: bool = True  # custody's emptied account: its rent goes back to the payer
+    # a platform-run move of a Token-2022 ticket: signed by its permanent delegate (the
+    # platform's key), not the holder; a ``frozen`` (checked-in) ticket is thawed and refrozen
+    delegate: Pubkey | None = None
+    frozen: bool = False
 
     @property
     def source_account(self) -> Pubkey:
@@ -61,6 +66,9 @@ class CoreTicketTransfer:
     destination_owner: Pubkey
     payer: Pubkey
     collection: Pubkey | None = None  # the asset's collection: TransferV1 must name it
+    # who signs: the owner (None), or the collection's permanent transfer delegate (the
+    # platform's key), which moves it without the holder's signature, frozen or not
+    authority: Pubkey | None = None
 
     @property
     def mint(self) -> Pubkey:  # the ticket's address, whatever the standard
@@ -68,12 +76,22 @@ class CoreTicketTransfer:
 
 
 def transfer_instructions(t: TicketTransfer | CoreTicketTransfer) -> list[Instruction]:
+    if isinstance(t, TicketTransfer) and t.delegate is not None:
+        return transfer_by_delegate_instructions(
+            t.mint,
+            t.source_owner,
+            t.destination_owner,
+            delegate=t.delegate,
+            payer=t.payer,
+            frozen=t.frozen,
+            refreeze=t.frozen,
+        )
     if isinstance(t, CoreTicketTransfer):
         return [
             transfer_v1(
                 t.asset,
                 t.destination_owner,
-                authority=t.source_owner,
+                authority=t.authority or t.source_owner,
                 payer=t.payer,
                 collection=t.collection,
             )

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.infra import metrics
-from actors.infra.broker import COLLECTION_QUEUE, TRANSFER_QUEUE, make_broker, notifier
+from actors.infra.broker import (
+    COLLECTION_QUEUE,
+    OPERATION_QUEUE,
+    TRANSFER_QUEUE,
+    make_broker,
+    notifier,
+)
 from actors.infra.config import Settings
 from actors.infra.logs import register_settings_secrets
 from ledger.db import make_engine, make_session_factory
@@ -30,6 +36,7 @@ class Services:
     notify: Any = None  # wakes mint workers for ticket ids (Redis messages)
     notify_transfers: Any = None  # wakes transfer workers for transfer ids
     notify_collections: Any = None  # wakes collection workers for event ids
+    notify_operations: Any = None  # wakes lifecycle workers for operation ids
 
     def close(self) -> None:
         if self.chain is not None:
@@ -71,6 +78,9 @@ def build_services(
         )
         services.notify_collections = notifier(
             services.broker, queue=COLLECTION_QUEUE, actor="create_collection"
+        )
+        services.notify_operations = notifier(
+            services.broker, queue=OPERATION_QUEUE, actor="apply_operation"
         )
     return services
 

@@ -41,6 +41,9 @@ CONTROL_QUEUE = "control"
 COLLECTION_QUEUE = "collections"
 
 
+OPERATION_QUEUE = "operations"
+
+
 def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
     middleware = [
         AgeLimit(),

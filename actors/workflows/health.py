@@ -37,7 +37,7 @@ METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x
 #       tests/integration/test_core_reads_onchain.py -k costs
 # 2,380,320 rent + 1,500,000 Core protocol fee (CreateV2) + 10,000 fee (payer and asset sign);
 # rent grows 6,960 per byte of name, uri or attribute (4 attributes and longer texts: 4,454,080).
-KNOWN_COST = {"core": 3_890_320, "metaplex": 19_656_560, "token2022": 5_821_600}
+KNOWN_COST = {"core": 3_890_320, "metaplex": 19_656_560, "token2022": 6_072_160}
 # the program each standard's mints need deployed (executable) to be ready
 PROGRAMS = {"core": CORE_PROGRAM_ID, "metaplex": METAPLEX_PROGRAM}
 DEFAULT_MIN_MINTS = 100  # ready only while the payer pays for this many of the costliest mints

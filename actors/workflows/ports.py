@@ -43,6 +43,12 @@ class MintRow(IntentRow, Protocol):
     mint_address: str
     owner_address: str
     standard: str
+    event_id: str | None
+    venue_id: str | None
+    state: str
+    version: int
+    checked_in_at: datetime | None
+    checked_in_gate: str | None
 
 
 class TransferRow(IntentRow, Protocol):
@@ -63,6 +69,15 @@ class CollectionRow(IntentRow, Protocol):
     venue_id: str | None
     capacity: int | None
     transfer_policy: str
+
+
+class OperationRow(IntentRow, Protocol):
+    operation_id: str
+    ticket_id: str
+    kind: str
+    version: int
+    address: str
+    id: int
 
 
 class AttemptRow(Protocol):
@@ -123,6 +138,18 @@ class MintRepository(IntentRepository[MintRow], Protocol):
     def count_for_event(self, event_id: str) -> int: ...
     def count_by_status_for_event(self, event_id: str) -> dict[str, int]: ...
     def pending_for_event(self, event_id: str, *, limit: int = ...) -> list[str]: ...
+    def change_state(
+        self, ticket_id: str, *, expected: Sequence[str], state: str, **values: Any
+    ) -> MintRow | None: ...
+    def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> MintRow | None: ...
+
+
+@runtime_checkable
+class OperationRepository(IntentRepository[OperationRow], Protocol):
+    def for_ticket(self, ticket_id: str) -> list[OperationRow]: ...
+    def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[OperationRow]]: ...
+    def earlier_open(self, ticket_id: str, before_id: int) -> bool: ...
+    def next_pending(self, ticket_ids: Sequence[str]) -> list[str]: ...
 
 
 @runtime_checkable
@@ -164,6 +191,7 @@ class UnitOfWork(Protocol):
     transfers: TransferRepository
     attempts: AttemptRepository
     collections: CollectionRepository
+    operations: OperationRepository
     metrics: MetricsRepository
 
     def __enter__(self) -> UnitOfWork: ...

@@ -11,7 +11,7 @@ signs a TransferV1 as that owner.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from solders.keypair import Keypair
@@ -35,6 +35,7 @@ from actors.workflows.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from actors.workflows.tickets import holder_of, on_chain, version_address
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.keys import Payer
@@ -50,6 +51,8 @@ from minter.transfer import (
 )
 
 log = structlog.get_logger(__name__)
+_OPEN = (Status.PENDING, Status.SUBMITTED)
+WAITING = "waiting"
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,13 @@ def enqueue_transfer(
     uow_factory: UnitOfWorkFactory,
     signer: TransferSigner,
     notify: Callable[[list[str]], None],
+    mint_secret: bytes = b"",
 ) -> TransferEnqueued:
-    """Record a transfer intent; a repeat returns it, another payload is a conflict."""
+    """Record a transfer intent; a repeat returns it, another payload is a conflict.
+
+    ``claim`` moves a ticket out of custody; ``resale`` and ``support`` move a Core ticket
+    from whoever holds it, by the collection's permanent transfer delegate (``mint_secret``
+    names a reissued ticket's current version)."""
     req = parse_transfer_request(item)
     transfer_id, ticket_id, to = req.transfer_id, req.ticket_id, req.to
     payload = req.to_ledger_payload()
@@ -94,16 +102,19 @@ def enqueue_transfer(
         existing = uow.transfers.get(transfer_id)
         if existing is None:
             mint, holder = current_holder(uow, ticket_id)
-            if signer.holds(holder) is None:
+            address = mint.mint_address
+            if req.reason == "claim" and signer.holds(holder) is None:
                 raise ValidationError(
                     "ticket_id", f"ticket {ticket_id} is held by {holder}, not by custody"
                 )
+            if req.reason != "claim":
+                holder, address = resale_source(uow, mint, req.reason, mint_secret=mint_secret)
             ((row, created),) = uow.transfers.add_intents(
                 [
                     {
                         "transfer_id": transfer_id,
                         "ticket_id": ticket_id,
-                        "token_address": mint.mint_address,
+                        "token_address": address,
                         "from_address": holder,
                         "to_address": str(to),
                         "payload": payload,
@@ -122,6 +133,28 @@ def enqueue_transfer(
         except Exception as exc:  # committed: the sweeper picks it up
             log.warning("wake_up_failed", transfer_id=transfer_id, error=type(exc).__name__)
     return TransferEnqueued(transfer_id, row.ticket_id, row.status, created)
+
+
+def resale_source(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> tuple[str, str]:
+    """Who holds the ticket and at which address, for a platform-run move; refuses what the
+    standard or the event's transfer policy does not allow."""
+    if mint.standard not in ("core", "token2022"):
+        raise IntentConflict(
+            "reason", f"{reason} is not supported for the {mint.standard} standard; use core"
+        )
+    if mint.state == "invalidated":
+        raise IntentConflict("ticket_id", f"ticket {mint.ticket_id} is invalidated")
+    event = uow.collections.get(mint.event_id) if mint.event_id else None
+    if event is None and mint.standard == "core":
+        raise IntentConflict(
+            "reason", f"ticket {mint.ticket_id} has no event collection: no transfer delegate"
+        )
+    if event is not None and event.transfer_policy == "non_transferable" and reason != "support":
+        raise IntentConflict(
+            "reason", f"event {event.event_id} is non_transferable: only reason support"
+        )
+    address = version_address(mint, mint.version, mint_secret=mint_secret)
+    return holder_of(uow, mint), address
 
 
 def ticket_transfer(row, standard: str, payer: Pubkey, *, close_source: bool) -> TicketTransfer:
@@ -181,6 +214,19 @@ def process_transfer(
         t, have, there = planned_transfer(
             chain, row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
         )
+        if row.payload.get("reason", "claim") != "claim":  # by the permanent delegate
+            if any(op.status in _OPEN for op in uow.operations.for_ticket(row.ticket_id)):
+                # a check-in or invalidation first: it decides the holder and the freeze
+                reason = f"waiting for an operation of ticket {row.ticket_id}"
+                uow.transfers.note_error(transfer_id, reason)
+                uow.commit()
+                return WAITING
+            source = signer.payer.keypair
+            if mint_row.standard == "core":
+                t = replace(t, authority=signer.payer.pubkey)
+            else:  # Token-2022: a checked-in ticket's account is frozen
+                frozen = on_chain(mint_row, uow.operations.for_ticket(row.ticket_id)).frozen
+                t = replace(t, delegate=signer.payer.pubkey, frozen=frozen, close_source=False)
         if there >= 1:  # an earlier attempt (or someone else) delivered it: say which
             complete_from_history(uow, row, chain, expected=Status.PENDING, kind=TRANSFERS)
             uow.commit()

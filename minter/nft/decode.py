@@ -1,5 +1,6 @@
-"""Decoders for what a mint leaves on chain: SPL mints and token accounts, Token-2022
-metadata (TLV inside the mint), Metaplex Metadata and Master Edition accounts."""
+"""Decoders for what a mint leaves on chain: SPL mints and token accounts (frozen or not),
+Token-2022 extensions (TLV inside the mint: TokenMetadata, PermanentDelegate), Metaplex
+Metadata and Master Edition accounts."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from solders.pubkey import Pubkey
 from spl.token.constants import ACCOUNT_LEN
 
 from minter.nft.metaplex import CREATOR
-from minter.nft.token2022 import EXT_TOKEN_METADATA
+from minter.nft.token2022 import EXT_PERMANENT_DELEGATE, EXT_TOKEN_METADATA
 
 BASE_ACCOUNT_LEN = ACCOUNT_LEN  # token-2022 pads the 82-byte mint to 165 before its account type
+ACCOUNT_STATE_AT = 108  # token account: mint, owner, amount, delegate (COption), then the state
+ACCOUNT_FROZEN = 2  # AccountState: Uninitialized 0, Initialized 1, Frozen 2
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class TokenAccountState:
     mint: Pubkey
     owner: Pubkey
     amount: int
+    frozen: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ def decode_token_account(data: bytes) -> TokenAccountState:
         mint=Pubkey.from_bytes(data[0:32]),
         owner=Pubkey.from_bytes(data[32:64]),
         amount=struct.unpack_from("<Q", data, 64)[0],
+        frozen=len(data) > ACCOUNT_STATE_AT and data[ACCOUNT_STATE_AT] == ACCOUNT_FROZEN,
     )
 
 
@@ -98,6 +103,14 @@ def tlv_entries(data: bytes) -> dict[int, bytes]:
         out[kind] = data[at + 4 : at + 4 + length]
         at += 4 + length
     return out
+
+
+def permanent_delegate(mint_data: bytes) -> Pubkey | None:
+    """The Token-2022 mint's PermanentDelegate extension (None: no extension, or no delegate)."""
+    value = tlv_entries(mint_data).get(EXT_PERMANENT_DELEGATE)
+    if value is None or value == bytes(32):
+        return None
+    return Pubkey.from_bytes(value)
 
 
 def decode_token_metadata(mint_data: bytes) -> TokenMetadata | None:

@@ -32,7 +32,7 @@ MAX_URI = 200
 MAX_EXTRA = 32  # bytes for event_id, venue_id, seat: keeps one transaction under 1232 bytes
 MAX_FEE_BPS = 10_000
 MAX_CREATORS = 5
-TRANSFER_REASONS = ("claim",)  # resale and support arrive with the ticket lifecycle
+TRANSFER_REASONS = ("claim", "resale", "support")  # resale, support: Core, by the platform
 
 # Identifiers are readable back by their route: no "/", "?", "#", "%", space, and not "." or
 # ".." (clients fold those path segments away).
@@ -132,7 +132,7 @@ def _between(low: int, high: int):
 
 def _reason(value: str) -> str:
     if value not in TRANSFER_REASONS:
-        raise ValueError(f"must be one of {', '.join(TRANSFER_REASONS)} in this build")
+        raise ValueError(f"must be one of {', '.join(TRANSFER_REASONS)}")
     return value
 
 
@@ -304,7 +304,7 @@ class MintRequest:
     def extra_fields(self) -> list[tuple[str, str]]:
         """Token-2022 additional metadata, in a fixed order."""
         pairs = (("event", self.event_id), ("venue", self.venue_id), ("seat", self.seat))
-        return [(k, v) for k, v in pairs if v]
+        return [(k, v) for k, v in pairs if v] + list(self.attributes)
 
     def to_ledger_payload(self) -> dict:
         """The canonical request: stored in the ledger, compared on repeats, parsed back.

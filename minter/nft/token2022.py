@@ -1,7 +1,11 @@
-"""Token-2022 ticket NFTs: a mint with MetadataPointer (to itself) and TokenMetadata.
+"""Token-2022 ticket NFTs: a mint with MetadataPointer (to itself), PermanentDelegate and
+TokenMetadata, whose freeze authority is the platform's key (the payer).
 
-The mint account is created at the size of its MetadataPointer extension and funded for its
-final size: TokenMetadata's Initialize and UpdateField reallocate it. Pure builders.
+The mint account is created at the size of its MetadataPointer and PermanentDelegate extensions
+and funded for its final size: TokenMetadata's Initialize and UpdateField reallocate it. The
+payer holds the freeze authority and the permanent delegate, so the ticket lifecycle (check-in,
+platform resale, invalidation: ``minter.nft.token2022_lifecycle``) needs no holder signature.
+Pure builders.
 """
 
 from __future__ import annotations
@@ -18,19 +22,27 @@ from spl.token.instructions import (
     AuthorityType,
     InitializeMintParams,
     MintToParams,
-    SetAuthorityParams,
     create_idempotent_associated_token_account,
     get_associated_token_address,
     initialize_mint,
     mint_to,
-    set_authority,
 )
 
-METADATA_POINTER_EXTENSION = 39  # token-2022 instruction
-MINT_WITH_POINTER_LEN = 234  # 165 (padded base) + 1 (account type) + 4 (TLV header) + 64
+METADATA_POINTER_EXTENSION = 39  # token-2022 instructions
+INITIALIZE_PERMANENT_DELEGATE = 35
+SET_AUTHORITY = 6
+NO_AUTHORITY = 0  # COption::None, one byte (solana-py's set_authority pads it to 33)
 TLV_HEADER = 4
+MINT_EXTENSIONS_BASE_LEN = 166  # 165 (the padded 82-byte mint) + 1 (account type)
+METADATA_POINTER_LEN = 64  # authority, metadata address
+PERMANENT_DELEGATE_LEN = 32  # delegate
+# what InitializeMint finds: the base and the two fixed-size extensions, not yet TokenMetadata
+MINT_WITH_EXTENSIONS_LEN = MINT_EXTENSIONS_BASE_LEN + sum(
+    TLV_HEADER + n for n in (METADATA_POINTER_LEN, PERMANENT_DELEGATE_LEN)
+)  # 270
 # MULTISIG_LEN (355): an account of that length would read as a multisig, so Token-2022 …
 UNINITIALIZED_EXTENSION = 2  # … pads it with one more (uninitialised) extension type
+EXT_PERMANENT_DELEGATE = 12  # extension types in the mint's TLV
 EXT_METADATA_POINTER = 18
 EXT_TOKEN_METADATA = 19
 
@@ -69,7 +81,7 @@ class Token2022Mint:
     @property
     def final_len(self) -> int:
         size = (
-            MINT_WITH_POINTER_LEN
+            MINT_WITH_EXTENSIONS_LEN
             + TLV_HEADER
             + metadata_len(self.name, self.symbol, self.uri, list(self.extra))
         )
@@ -83,6 +95,19 @@ class Token2022Mint:
 def initialize_metadata_pointer(mint: Pubkey, authority: Pubkey) -> Instruction:
     data = bytes([METADATA_POINTER_EXTENSION, 0]) + bytes(authority) + bytes(mint)
     return Instruction(TOKEN_2022_PROGRAM_ID, data, [AccountMeta(mint, False, True)])
+
+
+def initialize_permanent_delegate(mint: Pubkey, delegate: Pubkey) -> Instruction:
+    """InitializePermanentDelegate: before InitializeMint, in an account sized for it."""
+    data = bytes([INITIALIZE_PERMANENT_DELEGATE]) + bytes(delegate)
+    return Instruction(TOKEN_2022_PROGRAM_ID, data, [AccountMeta(mint, False, True)])
+
+
+def remove_mint_authority(mint: Pubkey, authority: Pubkey) -> Instruction:
+    """SetAuthority(MintTokens, None), as the official client packs it."""
+    data = bytes([SET_AUTHORITY, AuthorityType.MINT_TOKENS, NO_AUTHORITY])
+    accounts = [AccountMeta(mint, False, True), AccountMeta(authority, True, False)]
+    return Instruction(TOKEN_2022_PROGRAM_ID, data, accounts)
 
 
 def initialize_token_metadata(p: Token2022Mint) -> Instruction:
@@ -103,7 +128,8 @@ def update_field(mint: Pubkey, authority: Pubkey, key: str, value: str) -> Instr
 
 
 def token2022_instructions(p: Token2022Mint, *, rent_lamports: int) -> list[Instruction]:
-    """Create, point, initialise, describe, give the owner 1, and remove the mint authority.
+    """Create, point, name the permanent delegate, initialise (freeze authority: the payer),
+    describe, give the owner 1, and remove the mint authority.
 
     ``rent_lamports`` must cover :attr:`Token2022Mint.final_len` bytes.
     """
@@ -114,15 +140,16 @@ def token2022_instructions(p: Token2022Mint, *, rent_lamports: int) -> list[Inst
                 from_pubkey=p.payer,
                 to_pubkey=p.mint,
                 lamports=rent_lamports,
-                space=MINT_WITH_POINTER_LEN,
+                space=MINT_WITH_EXTENSIONS_LEN,
                 owner=program,
             )
         ),
         initialize_metadata_pointer(p.mint, p.payer),
+        initialize_permanent_delegate(p.mint, p.payer),
         initialize_mint(
             InitializeMintParams(
                 decimals=0,
-                freeze_authority=None,
+                freeze_authority=p.payer,
                 mint=p.mint,
                 mint_authority=p.payer,
                 program_id=program,
@@ -140,14 +167,6 @@ def token2022_instructions(p: Token2022Mint, *, rent_lamports: int) -> list[Inst
                 amount=1,
             )
         ),
-        set_authority(
-            SetAuthorityParams(
-                program_id=program,
-                account=p.mint,
-                authority=AuthorityType.MINT_TOKENS,
-                current_authority=p.payer,
-                new_authority=None,
-            )
-        ),
+        remove_mint_authority(p.mint, p.payer),
     ]
     return ixs

@@ -102,7 +102,8 @@ def api(stack):
     from actors.infra import config as cfg
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN + cfg.API)
-    token = jwt.encode({"sub": "t", "exp": int(time.time()) + 600}, JWT_SECRET, algorithm="HS256")
+    claims = {"sub": "t", "role": "service", "exp": int(time.time()) + 600}
+    token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
     with TestClient(build_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client

@@ -45,3 +45,29 @@ def test_enqueue_a_core_ticket_of_the_event_and_capacity(stack):
                          "--attributes", "not json", check=False)  # fmt: skip
     assert attrs.returncode == 2 and "attributes" in attrs.stderr
     assert stack.statuses() == {"C-1": "pending"}
+
+
+def test_ticket_commands_decide_in_the_ledger(stack):
+    stack.minter(*PUT, "--venue-id", "V-3")
+    owner = str(Keypair().pubkey())
+    stack.minter("enqueue", "--name", "Ticket", "--uri", "https://t.example/1",
+                 "--event-id", "E-cli", "--ticket-id", "C-1", "--owner", owner)  # fmt: skip
+    scan = ["ticket", "check-in", "C-1", "--gate", "North"]
+    first = json.loads(stack.minter(*scan, "--operation-id", "s-1").stdout)
+    assert first["state"] == "checked_in" and first["new"] is True
+    second = stack.minter(*scan, "--operation-id", "s-2", check=False)
+    assert second.returncode == 1 and "already checked in" in second.stderr
+    assert "North" in second.stderr
+    void = stack.minter("ticket", "invalidate", "C-1", "--operation-id", "v-1", "--reason", "fraud")
+    assert json.loads(void.stdout)["state"] == "invalidated"
+    new_owner = str(Keypair().pubkey())
+    again = stack.minter("ticket", "reissue", "C-1", "--operation-id", "r-1", "--owner", new_owner)
+    assert json.loads(again.stdout)["version"] == 2
+    history = json.loads(stack.minter("ticket", "history", "C-1").stdout)
+    assert history["holder"] == new_owner and history["state"] == "reissued"
+    assert [s["kind"] for s in history["history"]] == ["mint", "check_in", "invalidate", "reissue"]
+    missing = stack.minter("ticket", "history", "C-404", check=False)
+    assert missing.returncode == 1 and "no ticket C-404" in missing.stderr
+    bad = stack.minter("ticket", "check-in", "C-1", "--operation-id", "s 3", "--gate", "N",
+                       check=False)  # fmt: skip
+    assert bad.returncode == 2 and "operation_id" in bad.stderr

@@ -48,6 +48,10 @@ class MintRow(_Intent):
     metadata_: dict[str, Any]
     event_id: str | None = None
     venue_id: str | None = None
+    state: str = "minted"
+    version: int = 1
+    checked_in_at: datetime | None = None
+    checked_in_gate: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -73,6 +77,16 @@ class CollectionRow(_Intent):
     venue_id: str | None = None
     capacity: int | None = None
     transfer_policy: str = "transferable"
+
+
+@dataclass(kw_only=True)
+class OperationRow(_Intent):
+    KEY: ClassVar[str] = "operation_id"
+    operation_id: str
+    ticket_id: str
+    kind: str
+    version: int
+    address: str
 
 
 @dataclass(kw_only=True)
@@ -102,6 +116,7 @@ class FakeLedger:
             "transfers": {},
             "attempts": {},
             "collections": {},
+            "operations": {},
         }
         self.metrics: list[Mapping[str, Any]] = []
         self.held: set[str] = set()  # keys locked by another worker: claims skip them
@@ -125,6 +140,9 @@ class FakeLedger:
     def collection(self, event_id: str) -> CollectionRow:
         return self.tables["collections"][event_id]
 
+    def operation(self, operation_id: str) -> OperationRow:
+        return self.tables["operations"][operation_id]
+
     def attempts(self, kind: str, ref_id: str) -> list[AttemptRow]:
         rows = self.tables["attempts"].values()
         return sorted((a for a in rows if (a.kind, a.ref_id) == (kind, ref_id)), key=_by_id)
@@ -141,6 +159,7 @@ class FakeUnitOfWork:
         self.transfers = FakeTransferRepository(self._work["transfers"], self._ledger)
         self.attempts = FakeAttemptRepository(self._work["attempts"], self._ledger)
         self.collections = FakeCollectionRepository(self._work["collections"], self._ledger)
+        self.operations = FakeOperationRepository(self._work["operations"], self._ledger)
         self.metrics = FakeMetricsRepository(self._ledger)
         return self
 
@@ -330,6 +349,52 @@ class FakeMintRepository(_FakeIntentRepository):
         rows = sorted(self._rows.values(), key=_by_id)
         mine = [r for r in rows if r.event_id == event_id and r.status == Status.PENDING]
         return [r.ticket_id for r in mine[:limit]]
+
+    def change_state(
+        self, ticket_id: str, *, expected: Sequence[str], state: str, **values: Any
+    ) -> MintRow | None:
+        row = self._rows.get(ticket_id)
+        if row is None or row.state not in expected:
+            return None  # the guarded UPDATE matched no row
+        row.state = state
+        for name, value in values.items():
+            setattr(row, name, value)
+        return replace(row)
+
+    def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> MintRow | None:
+        return self.change_state(
+            ticket_id,
+            expected=expected,
+            state="checked_in",
+            checked_in_at=self._ledger.now,
+            checked_in_gate=gate,
+        )
+
+
+class FakeOperationRepository(_FakeIntentRepository):
+    row_type = OperationRow
+
+    def for_ticket(self, ticket_id: str) -> list[OperationRow]:
+        rows = sorted(self._rows.values(), key=_by_id)
+        return [replace(r) for r in rows if r.ticket_id == ticket_id]
+
+    def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[OperationRow]]:
+        return {t: self.for_ticket(t) for t in ticket_ids}
+
+    def earlier_open(self, ticket_id: str, before_id: int) -> bool:
+        return any(
+            r.ticket_id == ticket_id
+            and r.id < before_id
+            and r.status in (Status.PENDING, Status.SUBMITTED)
+            for r in self._rows.values()
+        )
+
+    def next_pending(self, ticket_ids: Sequence[str]) -> list[str]:
+        out = []
+        for ticket_id in dict.fromkeys(ticket_ids):
+            rows = [r for r in self.for_ticket(ticket_id) if r.status == Status.PENDING]
+            out += [rows[0].operation_id] if rows else []
+        return out
 
 
 class FakeCollectionRepository(_FakeIntentRepository):

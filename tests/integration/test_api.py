@@ -36,6 +36,8 @@ def test_openapi_schema_lists_every_route(api):
         "/v1/transfers",
         "/v1/transfers/{transfer_id}",
         "/v1/events/{event_id}",
+        "/v1/mints/{ticket_id}/retry",
+        "/v1/mints/{ticket_id}/cancel",
         "/health",
         "/ready",
         "/balance",
@@ -65,6 +67,10 @@ BAD_TOKENS = {
         ("get", "/v1/mints/X"),
         ("post", "/v1/transfers"),
         ("get", "/v1/transfers/X"),
+        ("put", "/v1/events/X"),
+        ("get", "/v1/events/X"),
+        ("post", "/v1/mints/X/retry"),
+        ("post", "/v1/mints/X/cancel"),
     ],
 )
 def test_every_v1_route_refuses_bad_tokens(api, stack, why, method, path):
@@ -75,7 +81,7 @@ def test_every_v1_route_refuses_bad_tokens(api, stack, why, method, path):
         else {"transfer_id": "t", "ticket_id": "x", "to": str(Keypair().pubkey())}
     )
     res = getattr(api, method)(
-        path, headers=headers, **({"json": body} if method == "post" else {})
+        path, headers=headers, **({"json": body} if method in ("post", "put") else {})
     )
     assert res.status_code == 401, res.text
     assert stack.statuses() == {}

@@ -37,6 +37,7 @@ class World:
     woken: list[str] = field(default_factory=list)  # mints the lifecycle sent back to workers
     woken_transfers: list[str] = field(default_factory=list)
     woken_collections: list[str] = field(default_factory=list)
+    woken_operations: list[str] = field(default_factory=list)
 
     @property
     def uow(self):

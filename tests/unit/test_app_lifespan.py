@@ -33,6 +33,8 @@ def test_every_route_is_registered():
         "/v1/transfers",
         "/v1/transfers/{transfer_id}",
         "/v1/events/{event_id}",
+        "/v1/mints/{ticket_id}/retry",
+        "/v1/mints/{ticket_id}/cancel",
         "/health",
         "/ready",
         "/balance",

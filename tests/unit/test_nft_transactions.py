@@ -228,3 +228,77 @@ def test_token2022_rent_covers_every_metadata_length(uri_len, extra):
             extra=tuple(req.extra_fields),
         ).final_len
         assert len(svm.get_account(mint.pubkey()).data) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Token-2022: the mint's and the lifecycle's instructions against the official SPL clients
+# (@solana/spl-token and @solana/spl-token-metadata, tests/js/spl, pinned in its lockfile)
+
+T22_CASES = [
+    dict(name="Ticket #1", symbol="TIX", uri="https://t.example/1.json", extra=[]),
+    dict(
+        name="Entrée générale ✓",
+        symbol="FÊTE",
+        uri="https://t.example/é",
+        extra=[["event_id", "E-7"], ["venue_id", "V-3"], ["seat", "B12"]],
+    ),
+    dict(name="n" * 32, symbol="S" * 10, uri="u" * 200, extra=[["seat", "s" * 32]]),
+]
+
+
+def test_token2022_instructions_match_the_official_client():
+    from minter.nft.token2022 import MINT_WITH_EXTENSIONS_LEN, Token2022Mint, token2022_instructions
+    from minter.nft.token2022_lifecycle import (
+        CHECKED_IN,
+        burn_by_delegate_instructions,
+        check_in_instructions,
+        transfer_by_delegate_instructions,
+    )
+    from tests.support.node import instruction_view, node_runner
+
+    official = node_runner("spl")
+    args, ours = [], []
+    for case in T22_CASES:
+        payer, mint, owner, to = (Keypair().pubkey() for _ in range(4))
+        p = Token2022Mint(
+            payer, mint, owner, case["name"], case["symbol"], case["uri"],
+            tuple(tuple(kv) for kv in case["extra"]),
+        )  # fmt: skip
+        mint_ixs = token2022_instructions(p, rent_lamports=1)[1:]  # after CreateAccount
+        check_in = check_in_instructions(
+            mint, owner, authority=payer, checked_in="2026-12-31T21:04:05Z", freeze=True
+        )
+        thaw, burn = burn_by_delegate_instructions(mint, owner, delegate=payer, frozen=True)
+        destination, _, transfer = transfer_by_delegate_instructions(
+            mint, owner, to, delegate=payer, payer=payer, frozen=True
+        )
+        lifecycle = dict(
+            checkIn=check_in[1],
+            freeze=check_in[2],
+            thaw=thaw,
+            burn=burn,
+            destination=destination,
+            transfer=transfer,
+        )
+        ours.append(
+            {
+                "ownerAccount": str(p.owner_account),
+                "mintLen": MINT_WITH_EXTENSIONS_LEN,
+                "mint": [instruction_view(ix) for ix in mint_ixs],
+                "lifecycle": {k: instruction_view(ix) for k, ix in lifecycle.items()},
+            }
+        )
+        keys = dict(payer=str(payer), mint=str(mint), owner=str(owner), to=str(to))
+        args.append({**case, **keys, "checkedIn": "2026-12-31T21:04:05Z"})
+        assert bytes(check_in[1].data).endswith(
+            bytes(CHECKED_IN, "ascii") + b"\x14\0\0\0" + b"2026-12-31T21:04:05Z"
+        )
+    for i, (theirs, mine) in enumerate(zip(official(args), ours, strict=True)):
+        assert (theirs["ownerAccount"], theirs["mintLen"]) == (
+            mine["ownerAccount"],
+            mine["mintLen"],
+        )
+        for n, (a, b) in enumerate(zip(theirs["mint"], mine["mint"], strict=True)):
+            assert a == b, (i, "mint", n)
+        for name, ix in theirs["lifecycle"].items():
+            assert ix == mine["lifecycle"][name], (i, name)

@@ -147,7 +147,7 @@ TRANSFER = {"transfer_id": "X-1", "ticket_id": "T-1", "to": OWNER}
         ("to", {**TRANSFER, "to": 5}),
         ("transfer_id", {**TRANSFER, "transfer_id": "x/1"}),
         ("ticket_id", {**TRANSFER, "ticket_id": "T 1"}),
-        ("reason", {**TRANSFER, "reason": "resale"}),
+        ("reason", {**TRANSFER, "reason": "gift"}),
         ("amount", {**TRANSFER, "amount": 1}),
     ],
 )

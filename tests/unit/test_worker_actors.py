@@ -11,7 +11,14 @@ from dramatiq.brokers.stub import StubBroker
 from pydantic import SecretBytes
 
 from actors.entrypoints.worker import actors
-from actors.infra.broker import COLLECTION_QUEUE, CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE, Ticker
+from actors.infra.broker import (
+    COLLECTION_QUEUE,
+    CONTROL_QUEUE,
+    MINT_QUEUE,
+    OPERATION_QUEUE,
+    TRANSFER_QUEUE,
+    Ticker,
+)
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 from tests.unit.conftest import SECRET, World
@@ -62,6 +69,7 @@ def services_of(world: World) -> SimpleNamespace:
         notify=world.woken.extend,
         notify_transfers=world.woken_transfers.extend,
         notify_collections=world.woken_collections.extend,
+        notify_operations=world.woken_operations.extend,
     )
 
 
@@ -88,12 +96,13 @@ def run(broker, *queues: str) -> None:
         worker.stop()
 
 
-def test_the_five_actors_are_declared_on_their_queues(broker, world):
+def test_the_six_actors_are_declared_on_their_queues(broker, world):
     ns = actors.register_actors(broker, services_of(world))
     assert set(broker.get_declared_actors()) == {
         "mint_ticket",
         "transfer_ticket",
         "create_collection",
+        "apply_operation",
         "confirm_submitted",
         "sweep",
     }
@@ -101,6 +110,7 @@ def test_the_five_actors_are_declared_on_their_queues(broker, world):
         ("mint_ticket", MINT_QUEUE),
         ("transfer_ticket", TRANSFER_QUEUE),
         ("create_collection", COLLECTION_QUEUE),
+        ("apply_operation", OPERATION_QUEUE),
     ):
         actor = broker.get_actor(name)
         assert actor.queue_name == queue

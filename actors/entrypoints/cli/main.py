@@ -23,7 +23,13 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from actors.infra import config as cfg
-from actors.infra.broker import COLLECTION_QUEUE, CONTROL_QUEUE, MINT_QUEUE, TRANSFER_QUEUE
+from actors.infra.broker import (
+    COLLECTION_QUEUE,
+    CONTROL_QUEUE,
+    MINT_QUEUE,
+    OPERATION_QUEUE,
+    TRANSFER_QUEUE,
+)
 from actors.infra.config import Settings
 from actors.infra.errors import SettingsError
 from actors.infra.exit_codes import (
@@ -89,6 +95,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         TRANSFER_QUEUE,
         CONTROL_QUEUE,
         COLLECTION_QUEUE,
+        OPERATION_QUEUE,
     ]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
@@ -130,6 +137,15 @@ def _events(name: str) -> Command:
         from actors.entrypoints.cli import events  # see the module docstring
 
         return getattr(events, name)(args, settings)
+
+    return run
+
+
+def _tickets(name: str) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from actors.entrypoints.cli import tickets  # see the module docstring
+
+        return getattr(tickets, name)(args, settings)
 
     return run
 
@@ -224,7 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transfer-id", required=True)
     p.add_argument("--ticket-id", required=True)
     p.add_argument("--to", required=True)
-    p.add_argument("--reason", help="claim (the default; resale and support are not in this build)")
+    p.add_argument(
+        "--reason",
+        help="claim (the default: out of custody); resale or support (a Core ticket from any "
+        "holder, by the collection's permanent transfer delegate)",
+    )
     p.set_defaults(func=cmd_transfer, needs=cfg.DATABASE + cfg.QUEUE + (cfg.PAYER_VARIABLE,))
     p = sub.add_parser("health", help="cluster and dependency health (exit 1 when not ready)")
     p.add_argument("--json", action="store_true")
@@ -246,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     # REDIS_URL too with --fix: the command asks for it (it re-enqueues what it repairs)
     p.set_defaults(func=_ops("reconcile_command"), needs=cfg.DATABASE + ("SOLANA_RPC_URL",))
     _add_event(sub)
+    _add_ticket(sub)
     p = sub.add_parser("config", help="the effective settings by section, secrets masked")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ops("config_command"), needs=())
@@ -274,6 +295,30 @@ def _add_event(sub: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("show", help="the event, its collection and its tickets by status")
     p.add_argument("event_id")
     p.set_defaults(func=_events("show_command"), needs=cfg.DATABASE)
+
+
+def _add_ticket(sub: argparse._SubParsersAction) -> None:
+    ticket = sub.add_parser("ticket", help="lifecycle operations, as the API's /v1/tickets")
+    verbs = ticket.add_subparsers(dest="verb", required=True)
+    needs = cfg.DATABASE + cfg.QUEUE + ("MINT_KEY_SECRET",)
+    p = verbs.add_parser("check-in", help="scan a ticket: admitted (exit 0) or its first scan")
+    p.add_argument("ticket_id")
+    p.add_argument("--operation-id", required=True)
+    p.add_argument("--gate", required=True)
+    p.set_defaults(func=_tickets("check_in_command"), needs=needs)
+    p = verbs.add_parser("invalidate", help="burn it (refund, fraud, cancelled event)")
+    p.add_argument("ticket_id")
+    p.add_argument("--operation-id", required=True)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=_tickets("invalidate_command"), needs=needs)
+    p = verbs.add_parser("reissue", help="mint the next version of an invalidated ticket")
+    p.add_argument("ticket_id")
+    p.add_argument("--operation-id", required=True)
+    p.add_argument("--owner", help="the new holder (default: the last one)")
+    p.set_defaults(func=_tickets("reissue_command"), needs=needs)
+    p = verbs.add_parser("history", help="state, versions, holder and history")
+    p.add_argument("ticket_id")
+    p.set_defaults(func=_tickets("history_command"), needs=cfg.DATABASE + ("MINT_KEY_SECRET",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

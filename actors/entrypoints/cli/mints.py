@@ -166,6 +166,9 @@ def transfer_command(args: argparse.Namespace, settings: Settings) -> int:
             uow_factory=services.uow_factory,
             signer=TransferSigner(payer=settings.signer.payer),
             notify=services.notify_transfers,
+            mint_secret=reveal(settings.signer.mint_key_secret)
+            if settings.signer.mint_key_secret
+            else b"",
         )
     except IntentConflict as exc:
         print(f"minter: conflict: {exc}", file=sys.stderr)

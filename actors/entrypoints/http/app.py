@@ -1,6 +1,7 @@
 """The HTTP service (``minter api``): handlers parse, call one workflow, map errors, return.
 
-Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.entrypoints.http.auth`). Bad
+Every ``/v1`` route needs an HS256 bearer token (:mod:`actors.entrypoints.http.auth`, else 401)
+whose role may call it (:mod:`actors.entrypoints.http.roles`, else 403). Bad
 fields answer 422 naming the field, a repeat 200, another payload for the same ticket 409,
 bodies over ``max_body`` 413 (counted while they stream; a malformed Content-Length 400).
 """
@@ -16,11 +17,24 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 
+from actors.entrypoints.http.admin import add_admin_routes
 from actors.entrypoints.http.auth import AuthError, TokenVerifier
 from actors.entrypoints.http.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from actors.entrypoints.http.events import add_event_routes
+from actors.entrypoints.http.roles import (
+    ADMIN,
+    FORBIDDEN_RESPONSE,
+    READERS,
+    SERVICE,
+    Caller,
+    Forbidden,
+    add_forbidden_handler,
+    describe,
+    require,
+)
+from actors.entrypoints.http.rows import MintRow, mint_json
+from actors.entrypoints.http.tickets import add_ticket_routes
 from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
@@ -50,32 +64,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-class MintRow(BaseModel):
-    ticket_id: str
-    mint_address: str
-    status: str
-    owner: str | None = None
-    standard: str | None = None
-    signature: str | None = None
-    last_error: str | None = None
-    created_at: str | None = None
-    completed_at: str | None = None
-
-
-def _row_json(row) -> dict[str, Any]:
-    return MintRow(
-        ticket_id=row.ticket_id,
-        mint_address=row.mint_address,
-        status=row.status,
-        owner=row.owner_address,
-        standard=row.standard,
-        signature=row.signature,
-        last_error=row.last_error,
-        created_at=row.created_at.isoformat() if row.created_at else None,
-        completed_at=row.completed_at.isoformat() if row.completed_at else None,
-    ).model_dump()
-
-
 def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> FastAPI:
     """The app over built services, which it closes on shutdown; ``health`` answers /ready and
     /balance (workflows.health)."""
@@ -86,6 +74,8 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     _add_mint_routes(app, services, authorized=authorized)
     _add_transfer_routes(app, services, authorized=authorized)
     add_event_routes(app, services, authorized=authorized)
+    add_admin_routes(app, services, authorized=authorized)
+    add_ticket_routes(app, services, authorized=authorized)
     _add_ops_routes(app, services, health=health)
     return app
 
@@ -120,6 +110,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": detail, "field": first.field, "message": first.message}, status_code=422
         )
 
+    add_forbidden_handler(app)
+
     @app.exception_handler(ValidationError)
     async def invalid_field(request: Request, exc: ValidationError):
         return _unprocessable(exc.field, exc.message)
@@ -146,10 +138,16 @@ def _bearer(api) -> Callable[..., dict]:
 
 def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
     settings = services.settings
-    Claims = Annotated[dict, Depends(authorized)]
+    Writer = Annotated[Caller, Depends(require(authorized, SERVICE))]
+    Reader = Annotated[Caller, Depends(require(authorized, *READERS))]
 
-    @app.post("/v1/mints", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_mint(body: MintBody, claims: Claims):
+    @app.post(
+        "/v1/mints",
+        status_code=202,
+        responses={200: {}, 409: {}, 422: {}, 401: {}, **FORBIDDEN_RESPONSE},
+        description=describe(SERVICE),
+    )
+    def post_mint(body: MintBody, caller: Writer):
         result = enqueue_mint(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
@@ -164,27 +162,44 @@ def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict])
         }
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
-    @app.get("/v1/mints/{ticket_id}", response_model=MintRow, responses={404: {}, 401: {}})
-    def get_mint(ticket_id: str, claims: Claims):
+    @app.get(
+        "/v1/mints/{ticket_id}",
+        response_model=MintRow,
+        responses={404: {}, 401: {}, **FORBIDDEN_RESPONSE},
+        description=describe(*READERS) + " A venue-scoped token sees only its venue's tickets.",
+    )
+    def get_mint(ticket_id: str, caller: Reader):
         if not is_identifier(ticket_id):  # never accepted, so never stored: no query needed
             raise HTTPException(404, f"no ticket {ticket_id}")
         with services.uow_factory() as uow:
             row = uow.mints.get(ticket_id)
-            if row is None:
+            if row is None or not caller.sees_venue(row.venue_id):  # another venue's: unseen
                 raise HTTPException(404, f"no ticket {ticket_id}")
-            return _row_json(row)
+            return mint_json(row)
 
 
 def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
-    Claims = Annotated[dict, Depends(authorized)]
+    Writer = Annotated[Caller, Depends(require(authorized, SERVICE))]
+    Reader = Annotated[Caller, Depends(require(authorized, *READERS))]
 
-    @app.post("/v1/transfers", status_code=202, responses={200: {}, 409: {}, 422: {}, 401: {}})
-    def post_transfer(body: TransferBody, claims: Claims):
+    @app.post(
+        "/v1/transfers",
+        status_code=202,
+        responses={200: {}, 409: {}, 422: {}, 401: {}, **FORBIDDEN_RESPONSE},
+        description=describe(SERVICE)
+        + " `reason`: `claim` (out of custody), `resale` (a Core ticket from any holder, by the "
+        "collection's permanent transfer delegate), `support` (the same, admin only; the only "
+        "move a non_transferable event allows).",
+    )
+    def post_transfer(body: TransferBody, caller: Writer):
+        if body.reason == "support" and caller.role != ADMIN:  # DESIGN.md: support is an admin's
+            raise Forbidden("role", "reason support needs role admin")
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
             signer=TransferSigner(payer=services.settings.signer.payer),
             notify=services.notify_transfers,
+            mint_secret=reveal(services.settings.signer.mint_key_secret),
         )
         payload = {
             "transfer_id": result.transfer_id,
@@ -193,12 +208,21 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
         }
         return JSONResponse(payload, status_code=202 if result.created else 200)
 
-    @app.get("/v1/transfers/{transfer_id}", responses={404: {}, 401: {}})
-    def get_transfer(transfer_id: str, claims: Claims):
+    @app.get(
+        "/v1/transfers/{transfer_id}",
+        responses={404: {}, 401: {}, **FORBIDDEN_RESPONSE},
+        description=describe(*READERS)
+        + " A venue-scoped token sees only transfers of its venue's tickets.",
+    )
+    def get_transfer(transfer_id: str, caller: Reader):
         if not is_identifier(transfer_id):  # never accepted, so never stored
             raise HTTPException(404, f"no transfer {transfer_id}")
         with services.uow_factory() as uow:
             row = uow.transfers.get(transfer_id)
+            if row is not None and caller.venue_scoped:  # a transfer's venue is its ticket's
+                ticket = uow.mints.get(row.ticket_id)
+                if not caller.sees_venue(ticket.venue_id if ticket is not None else None):
+                    row = None
         if row is None:
             raise HTTPException(404, f"no transfer {transfer_id}")
         return {

@@ -19,12 +19,13 @@ from actors.infra.broker import (
     COLLECTION_QUEUE,
     CONTROL_QUEUE,
     MINT_QUEUE,
+    OPERATION_QUEUE,
     TRANSFER_QUEUE,
     RateGate,
     Ticker,
 )
 from actors.infra.config import reveal
-from actors.workflows import collections, lifecycle, mints, transfers
+from actors.workflows import collections, lifecycle, mints, ticket_ops, transfers
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 
@@ -98,10 +99,17 @@ def register_actors(broker, services):
         if outcome == Status.COMPLETED:  # an earlier attempt had landed
             collections.wake_tickets([event_id], uow_factory=services.uow_factory, notify=notify)
 
+    def apply_operation(operation_id: str) -> None:
+        with gate:
+            ticket_ops.process_operation(
+                operation_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
+            )
+
     kinds = (
         (collections.COLLECTIONS, services.notify_collections),
         (mints.MINTS, notify),
         (transfers.TRANSFERS, notify_transfers),
+        (ticket_ops.OPERATIONS, services.notify_operations),
     )
 
     def confirm_submitted() -> None:
@@ -118,6 +126,14 @@ def register_actors(broker, services):
                 # the tickets that waited for these collections
                 collections.wake_tickets(
                     stats.completed_ids, uow_factory=services.uow_factory, notify=notify
+                )
+            elif kind in (mints.MINTS, ticket_ops.OPERATIONS) and stats.completed_ids:
+                # the operations that waited for these mints, or for the one before them
+                ticket_ops.wake_next(
+                    kind,
+                    stats.completed_ids,
+                    uow_factory=services.uow_factory,
+                    notify=services.notify_operations,
                 )
 
     def sweep() -> None:
@@ -151,6 +167,13 @@ def register_actors(broker, services):
         broker=broker,
         actor_name="create_collection",
         queue_name=COLLECTION_QUEUE,
+        **retry_opts,
+    )
+    ns.apply_operation = dramatiq.actor(
+        apply_operation,
+        broker=broker,
+        actor_name="apply_operation",
+        queue_name=OPERATION_QUEUE,
         **retry_opts,
     )
     control = dict(broker=broker, queue_name=CONTROL_QUEUE, max_retries=0, max_age=60_000)

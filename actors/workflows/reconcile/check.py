@@ -8,12 +8,12 @@ policy mints it frozen, its freeze flag are checked against the event's ledger r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from actors.workflows.holders import ledger_holder
 from actors.workflows.ports import Chain, MintRow, UnitOfWork
 from actors.workflows.reconcile.model import (
     DIFFERS,
@@ -23,12 +23,14 @@ from actors.workflows.reconcile.model import (
     STUCK,
     Discrepancy,
 )
+from actors.workflows.tickets import holder_from, on_chain
 from ledger.models import Status
 from minter.errors import ValidationError
 from minter.nft import accounts_to_read, check_accounts, parse_mint_request
-from minter.nft.decode import decode_token_account
+from minter.nft.decode import decode_mint, decode_token_account
 from minter.nft.event import FROZEN_AT_MINT
-from minter.nft.verify import asset_owner
+from minter.nft.operation import CHECKED_IN
+from minter.nft.verify import asset_owner, core_asset
 
 _IN_FLIGHT = (Status.PENDING, Status.SUBMITTED)  # a worker or the confirmer still owns these
 _NOT_DONE = (Status.PENDING, Status.FAILED)  # the ledger says it did not (yet) happen
@@ -55,7 +57,9 @@ def core_expectations(uow: UnitOfWork, event_ids) -> dict[str, dict]:
 def check_mints(
     uow: UnitOfWork, chain: Chain, rows, now: datetime, stuck_after: timedelta
 ) -> list[Discrepancy]:
-    moves = uow.transfers.for_tickets([r.ticket_id for r in rows])
+    ids = [r.ticket_id for r in rows]
+    moves = uow.transfers.for_tickets(ids)
+    operations = uow.operations.for_tickets(ids)
     found: list[Discrepancy] = []
     plans = []
     for row in rows:
@@ -65,21 +69,32 @@ def check_mints(
             detail = f"payload unreadable: {exc}"
             found.append(_found(DIFFERS, "nft_mints", row, row.ticket_id, detail))
             continue
-        holder = Pubkey.from_string(ledger_holder(row, moves[row.ticket_id]))
-        keys = accounts_to_read(req, Pubkey.from_string(row.mint_address), holder)
-        plans.append((row, req, holder, keys))
-    events = core_expectations(uow, [req.event_id for _, req, *_ in plans if _is_core(req)])
-    fetched = iter(chain.accounts([k for *_, keys in plans for k in keys]))
+        ops, seen = operations[row.ticket_id], on_chain(row, operations[row.ticket_id])
+        holder = Pubkey.from_string(holder_from(row, ops, moves[row.ticket_id], landed_only=True))
+        if seen.checked_in:  # a landed check-in added its attribute, the others kept
+            req = replace(req, attributes=(*req.attributes, (CHECKED_IN, seen.checked_in)))
+        keys = accounts_to_read(req, Pubkey.from_string(seen.address), holder)
+        plans.append((row, req, holder, keys, seen))
+    events = core_expectations(uow, [p[1].event_id for p in plans if _is_core(p[1])])
+    fetched = iter(chain.accounts([k for *_, keys, _ in plans for k in keys]))
     moved: list[tuple] = []
-    for row, req, holder, keys in plans:
+    for row, req, holder, keys, seen in plans:
         t = row.ticket_id
         accounts = [next(fetched) for _ in keys]
-        expected = events.get(req.event_id, {}) if _is_core(req) else {}
-        view = check_accounts(
-            req, Pubkey.from_string(row.mint_address), accounts, holder, **expected
-        )
+        if seen.burned:  # invalidated, and the burn landed: the asset must be gone
+            if _still_live(req, accounts[0]):
+                detail = f"invalidated, but the asset {seen.address} is still live"
+                found.append(_found(DIFFERS, "nft_mints", row, t, detail))
+            continue
+        expected = dict(events.get(req.event_id, {})) if _is_core(req) else {}
+        if seen.frozen:
+            expected["frozen"] = True
+        view = check_accounts(req, Pubkey.from_string(seen.address), accounts, holder, **expected)
         age = now - row.updated_at
-        if row.status == Status.COMPLETED:
+        if row.status == Status.COMPLETED and seen.address != row.mint_address and not view.exists:
+            detail = f"version {row.version} ({seen.address}) is not on chain"
+            found.append(_found(DIFFERS, "nft_mints", row, t, detail))
+        elif row.status == Status.COMPLETED:
             if not view.exists:
                 found.append(_found(MISSING, "nft_mints", row, t, view.reasons[0]))
             elif view.supply != 1 or not view.metadata_ok:
@@ -112,6 +127,14 @@ def _outside_moves(chain: Chain, moved) -> list[Discrepancy]:
             _found(OWNER_CHANGED, "nft_mints", row, row.ticket_id, f"{where}; ledger says {holder}")
         )
     return out
+
+
+def _still_live(req, account) -> bool:
+    """An invalidated ticket's current version still on chain: a Core asset, or a token with
+    supply (the permanent delegate's burn leaves the mint, at supply 0)."""
+    if _is_core(req):
+        return core_asset(account) is not None
+    return account is not None and decode_mint(bytes(account.data)).supply > 0
 
 
 def _is_core(req) -> bool:

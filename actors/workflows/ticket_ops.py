@@ -1,0 +1,236 @@
+"""The chain write of each lifecycle operation, by the mint protocol's steps (claim, sign,
+persist before send, send once; confirmed, rebroadcast and rebuilt by the shared lifecycle).
+
+A ticket's operations are written one at a time, in the order they were decided: an operation
+waits while an earlier one of its ticket is open, and while the ticket's mint has not landed;
+the confirmer wakes the next when one completes. Whether an operation took effect is read from
+the asset itself (``happened``), so a rebuilt operation never applies twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import structlog
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from spl.token.constants import TOKEN_2022_PROGRAM_ID
+
+from actors.workflows.lifecycle import (
+    SKIPPED,
+    complete_from_history,
+    payer_problem,
+    persist_submitted,
+    sized_transaction,
+)
+from actors.workflows.mints import WAITING, MintSigner, placement, send_persisted
+from actors.workflows.ports import Chain, OperationRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.tickets import holder_from, on_chain
+from ledger.models import Status
+from minter.budget import compute_budget
+from minter.keys import derive_version_keypair
+from minter.nft import parse_mint_request
+from minter.nft import token2022_lifecycle as t22
+from minter.nft.decode import decode_mint, decode_token_metadata
+from minter.nft.operation import (
+    CHECK_IN,
+    CHECKED_IN,
+    INVALIDATE,
+    REISSUE,
+    CoreTicket,
+    check_in_instructions,
+    invalidate_instructions,
+    iso_utc,
+)
+from minter.nft.transaction import core_instruction, mint_instructions
+from minter.nft.verify import core_asset
+from minter.rpc import TransactionRejected
+
+log = structlog.get_logger(__name__)
+
+
+def process_operation(
+    operation_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain, signer: MintSigner
+) -> str:
+    """Move one ``pending`` operation to ``submitted`` and send it; returns what happened."""
+    bound = log.bind(operation_id=operation_id)
+    with uow_factory() as uow:
+        op = uow.operations.claim_pending(operation_id)
+        if op is None:
+            return SKIPPED
+        ticket = uow.mints.get(op.ticket_id)
+        if ticket.status == Status.FAILED:  # nothing on chain to change, ever
+            reason = f"the mint of ticket {op.ticket_id} failed: {ticket.last_error}"
+            uow.operations.mark_failed(operation_id, expected=Status.PENDING, reason=reason)
+            uow.commit()
+            return Status.FAILED
+        waiting = _waiting_for(uow, op, ticket)
+        if waiting:
+            uow.operations.note_error(operation_id, waiting)
+            uow.commit()
+            return WAITING
+        req = parse_mint_request(ticket.payload, default_standard=ticket.standard)
+        place = placement(uow, req)
+        blockhash, last_valid = chain.latest_blockhash()
+        signers = [signer.payer.keypair]
+        if ticket.standard == "token2022":
+            ixs = _token2022_instructions(uow, op, ticket, req, signer, signers)
+        else:
+            ixs = _instructions(op, req, place, signer, signers)
+
+        def build(units: int):
+            budget = compute_budget(units, signer.compute_unit_price)
+            message = MessageV0.try_compile(signer.payer.pubkey, budget + ixs, [], blockhash)
+            return VersionedTransaction(message, signers)
+
+        try:
+            tx = sized_transaction(build, chain=chain, margin=signer.cu_margin)
+        except TransactionRejected as exc:
+            outcome = resolve(uow, op, chain, exc.err, expected=Status.PENDING)
+            uow.commit()
+            bound.info("simulation_refused", err=exc.err, outcome=outcome)
+            return outcome
+        signature = persist_submitted(uow, OPERATIONS, operation_id, tx, last_valid)
+    return send_persisted(
+        tx, signature, kind=OPERATIONS, row=op, uow_factory=uow_factory, chain=chain, bound=bound
+    )
+
+
+def _waiting_for(uow: UnitOfWork, op: OperationRow, ticket) -> str | None:
+    if ticket.status != Status.COMPLETED:
+        return f"waiting for the mint of ticket {op.ticket_id}"
+    if uow.operations.earlier_open(op.ticket_id, op.id):
+        return f"waiting for an earlier operation of ticket {op.ticket_id}"
+    if any(t.status == Status.SUBMITTED for t in uow.transfers.for_ticket(op.ticket_id)):
+        return f"waiting for a transfer of ticket {op.ticket_id} to land"
+    return None
+
+
+def _instructions(op: OperationRow, req, place, signer: MintSigner, signers: list) -> list:
+    payer = signer.payer
+    if op.kind == REISSUE:
+        version = derive_version_keypair(signer.mint_secret, op.ticket_id, op.version)
+        signers.append(version)
+        owner = Pubkey.from_string(op.payload["owner"])
+        return [
+            core_instruction(
+                _owned_by(req, owner), payer=payer, asset=version.pubkey(), place=place
+            )
+        ]
+    ticket = CoreTicket(
+        Pubkey.from_string(op.address), payer.pubkey, payer.pubkey, place.collection
+    )
+    if op.kind == CHECK_IN:
+        return check_in_instructions(ticket, req.core_attributes, _checked_in(op))
+    return invalidate_instructions(ticket)
+
+
+def _token2022_instructions(uow: UnitOfWork, op: OperationRow, ticket, req, signer, signers):
+    """The same operations on a Token-2022 ticket: the platform's key is its metadata update
+    authority, freeze authority and permanent delegate."""
+    payer = signer.payer.pubkey
+    if op.kind == REISSUE:
+        version = derive_version_keypair(signer.mint_secret, op.ticket_id, op.version)
+        signers.append(version)
+        owner = Pubkey.from_string(op.payload["owner"])
+        return mint_instructions(_owned_by(req, owner), payer=signer.payer, mint=version)
+    operations = uow.operations.for_ticket(op.ticket_id)
+    holder = Pubkey.from_string(
+        holder_from(ticket, operations, uow.transfers.for_ticket(op.ticket_id), landed_only=True)
+    )
+    mint = Pubkey.from_string(op.address)
+    if op.kind == CHECK_IN:
+        return t22.check_in_instructions(
+            mint, holder, authority=payer, checked_in=_checked_in(op), freeze=True
+        )
+    frozen = on_chain(ticket, operations).frozen  # a landed check-in froze the holder's account
+    return t22.burn_by_delegate_instructions(mint, holder, delegate=payer, frozen=frozen)
+
+
+def _owned_by(req, owner: Pubkey):
+    return replace(req, owner=owner)
+
+
+def _checked_in(op: OperationRow) -> str:
+    return iso_utc(datetime.fromisoformat(op.payload["checked_in_at"]))
+
+
+def resolve(uow: UnitOfWork, op: OperationRow, chain: Chain, err: str, *, expected: str) -> str:
+    """Refused (or landed with an error): done if the asset shows it anyway; else wait for a
+    funded payer, or fail with the cluster's reason."""
+    if OPERATIONS.happened(uow, chain, [op])[0]:
+        complete_from_history(uow, op, chain, expected=expected, kind=OPERATIONS)
+        return Status.COMPLETED
+    if payer_problem(err):
+        if expected != Status.PENDING:
+            uow.operations.reset_to_pending(op.operation_id, expected=expected, reason=err)
+        else:
+            uow.operations.note_error(op.operation_id, err)
+        return Status.PENDING
+    uow.operations.mark_failed(op.operation_id, expected=expected, reason=f"refused: {err}")
+    return Status.FAILED
+
+
+class OperationKind:
+    """Lifecycle operations in the shared lifecycle (:class:`actors.workflows.lifecycle.Kind`)."""
+
+    name = "operation"
+    key = "operation_id"
+
+    def repo(self, uow: UnitOfWork):
+        return uow.operations
+
+    def key_of(self, row: OperationRow) -> str:
+        return row.operation_id
+
+    def address_of(self, row: OperationRow) -> str:
+        return row.address
+
+    def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
+        """Read from each asset: check-in's attribute and freeze, the burn, the new version."""
+        accounts = chain.accounts([Pubkey.from_string(r.address) for r in rows])
+        return [_shows(row, account) for row, account in zip(rows, accounts, strict=True)]
+
+    def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
+        return resolve(uow, row, chain, err, expected=Status.SUBMITTED)
+
+
+def _shows(row: OperationRow, account) -> bool:
+    if account is not None and account.owner == TOKEN_2022_PROGRAM_ID:
+        return _token2022_shows(row, bytes(account.data))
+    asset = core_asset(account)
+    if row.kind == REISSUE:
+        return asset is not None
+    if row.kind == INVALIDATE:
+        return asset is None or (asset.collection is None and bool(asset.frozen))
+    if asset is None:
+        return False
+    attributes = dict(asset.attributes or ())
+    return attributes.get(CHECKED_IN) == _checked_in(row) and bool(asset.frozen)
+
+
+def _token2022_shows(row: OperationRow, data: bytes) -> bool:
+    if row.kind == REISSUE:
+        return True  # the new version's mint exists
+    if row.kind == INVALIDATE:
+        return decode_mint(data).supply == 0
+    metadata = decode_token_metadata(data)
+    extra = dict(metadata.additional) if metadata is not None else {}
+    return extra.get(CHECKED_IN) == _checked_in(row)
+
+
+OPERATIONS = OperationKind()
+
+
+def wake_next(kind, keys: list[str], *, uow_factory: UnitOfWorkFactory, notify) -> int:
+    """After mints (ticket ids) or operations (operation ids) completed: wake the next pending
+    operation of each of their tickets; returns how many were woken."""
+    with uow_factory() as uow:
+        if kind is OPERATIONS:
+            keys = [r.ticket_id for r in uow.operations.get_many(keys)]
+        ids = uow.operations.next_pending(keys) if keys else []
+    if ids:
+        notify(ids)
+    return len(ids)
