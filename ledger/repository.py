@@ -272,6 +272,12 @@ class MintRepository(IntentRepository[NftMint]):
         )
         return self.session.scalars(stmt).one_or_none()
 
+    def reissue(self, ticket_id: str, *, expected: Sequence[str]) -> NftMint | None:
+        """The next version, counted in the UPDATE itself (never from a row read before it)."""
+        return self.change_state(
+            ticket_id, expected=expected, state="reissued", version=NftMint.version + 1
+        )
+
     def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> NftMint | None:
         """Check the ticket in now at ``gate`` (see :meth:`change_state`)."""
         return self.change_state(

@@ -89,7 +89,8 @@ def put_event(
         ((row, created),) = uow.collections.add_intents([want])
         changed = False
         if not created and row.payload != want["payload"]:
-            changed = _take_change(uow.collections, row, want)
+            tickets = uow.mints.count_for_event(event_id)
+            changed = _take_change(uow.collections, row, want, tickets=tickets)
             row = uow.collections.get(event_id)
         uow.commit()
     if created or changed:
@@ -97,20 +98,21 @@ def put_event(
     return EventPut(row, created, changed)
 
 
-def _take_change(repo: CollectionRepository, row: CollectionRow, want: dict) -> bool:
-    """A different body: taken while nothing was sent, else 409 naming the first field."""
+def _take_change(
+    repo: CollectionRepository, row: CollectionRow, want: dict, *, tickets: int
+) -> bool:
+    """A different body: taken while nothing was sent and no ticket names the event (its
+    venue, policy and capacity were checked against them), else 409 naming the first field."""
     fields = {k: v for k, v in want.items() if k not in ("event_id", "collection_address")}
-    if (
-        row.status == Status.PENDING
-        and row.attempts == 0
-        and repo.replace_pending(row.event_id, fields)
-    ):
+    unsent = row.status == Status.PENDING and row.attempts == 0
+    if unsent and tickets == 0 and repo.replace_pending(row.event_id, fields):
         return True
     diff = [k for k in _ON_CHAIN if row.payload.get(k) != want["payload"].get(k)]
     field = diff[0] if diff else "event_id"
+    why = f"{tickets} tickets name it" if unsent else f"its collection is {row.status}"
     raise IntentConflict(
         field,
-        f"event {row.event_id} is registered and its collection is {row.status}; "
+        f"event {row.event_id} is registered and {why}; "
         f"{', '.join(diff) or 'its fields'} cannot change now",
     )
 
@@ -224,7 +226,11 @@ class CollectionKind:
         return [a is not None for a in accounts]
 
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
-        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
+        return self.refused(uow, chain, row, err, expected=Status.SUBMITTED)
+
+    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
+        """A creation refused: done if the collection exists (an earlier attempt landed)."""
+        return resolve_refusal(uow, self, row, chain, err, expected=expected)
 
 
 COLLECTIONS = CollectionKind()

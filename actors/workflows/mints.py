@@ -35,6 +35,7 @@ from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 log = structlog.get_logger(__name__)
 WAITING = "waiting"  # a ticket whose event's collection is not on chain yet
+COLLECTION_FAILED = Placement(collection=None, frozen=True)  # a marker: its event's failed
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,11 @@ def process_mint(
             uow.commit()
             return Status.FAILED
         place = placement(uow, req)
+        if place is COLLECTION_FAILED:  # never minted outside it: fail, saying why
+            reason = f"the collection of event {req.event_id} failed; retry it, then this"
+            uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
+            uow.commit()
+            return Status.FAILED
         if place is None:  # its event's collection is not on chain yet: woken when it is
             uow.mints.note_error(ticket_id, f"waiting for the collection of event {req.event_id}")
             uow.commit()
@@ -125,6 +131,8 @@ def placement(uow: UnitOfWork, req) -> Placement | None:
     if req.standard != "core" or req.event_id is None:
         return NO_EVENT
     event = uow.collections.get(req.event_id)
+    if event is not None and event.status == Status.FAILED:
+        return COLLECTION_FAILED
     if event is None or event.status != Status.COMPLETED:
         return None
     frozen = event.transfer_policy in FROZEN_AT_MINT
@@ -144,7 +152,7 @@ def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, 
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
             uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
-            outcome = resolve_refusal(uow, kind, row, chain, exc.err, expected=Status.SUBMITTED)
+            outcome = kind.refused(uow, chain, row, exc.err, expected=Status.SUBMITTED)
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
@@ -193,7 +201,11 @@ class MintKind:
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row: MintRow, err: str) -> Status:
         # parsed as the worker did before signing: a payload that no longer parses raises here
         parse_mint_request(row.payload, default_standard=row.standard)
-        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
+        return self.refused(uow, chain, row, err, expected=Status.SUBMITTED)
+
+    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
+        """A creation refused: done if the account exists (an earlier attempt landed)."""
+        return resolve_refusal(uow, self, row, chain, err, expected=expected)
 
 
 MINTS = MintKind()

@@ -27,6 +27,8 @@ from minter.rpc import Simulation
 
 class IntentRow(Protocol):
     KEY: str  # the name of the row's id attribute: ticket_id or transfer_id
+    id: int  # the order rows were recorded in
+    created_at: datetime
     status: str
     payload: dict[str, Any]
     signature: str | None
@@ -141,6 +143,7 @@ class MintRepository(IntentRepository[MintRow], Protocol):
     def change_state(
         self, ticket_id: str, *, expected: Sequence[str], state: str, **values: Any
     ) -> MintRow | None: ...
+    def reissue(self, ticket_id: str, *, expected: Sequence[str]) -> MintRow | None: ...
     def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> MintRow | None: ...
 
 

@@ -33,6 +33,7 @@ from minter.budget import compute_budget
 from minter.keys import derive_version_keypair
 from minter.nft import parse_mint_request
 from minter.nft import token2022_lifecycle as t22
+from minter.nft.core import CORE_PROGRAM_ID
 from minter.nft.decode import decode_mint, decode_token_metadata
 from minter.nft.operation import (
     CHECK_IN,
@@ -49,6 +50,7 @@ from minter.nft.verify import core_asset
 from minter.rpc import TransactionRejected
 
 log = structlog.get_logger(__name__)
+_OPEN = (Status.PENDING, Status.SUBMITTED)
 
 
 def process_operation(
@@ -66,6 +68,16 @@ def process_operation(
             uow.operations.mark_failed(operation_id, expected=Status.PENDING, reason=reason)
             uow.commit()
             return Status.FAILED
+        failed = [
+            e.operation_id
+            for e in uow.operations.for_ticket(op.ticket_id)
+            if e.id < op.id and e.status == Status.FAILED
+        ]
+        if failed:  # the chain is not where the ledger's decision put it: an operator decides
+            reason = f"earlier operation {failed[-1]} of ticket {op.ticket_id} failed"
+            uow.operations.mark_failed(operation_id, expected=Status.PENDING, reason=reason)
+            uow.commit()
+            return Status.FAILED
         waiting = _waiting_for(uow, op, ticket)
         if waiting:
             uow.operations.note_error(operation_id, waiting)
@@ -75,10 +87,6 @@ def process_operation(
         place = placement(uow, req)
         blockhash, last_valid = chain.latest_blockhash()
         signers = [signer.payer.keypair]
-        if ticket.standard == "token2022":
-            ixs = _token2022_instructions(uow, op, ticket, req, signer, signers)
-        else:
-            ixs = _instructions(op, req, place, signer, signers)
 
         def build(units: int):
             budget = compute_budget(units, signer.compute_unit_price)
@@ -86,6 +94,10 @@ def process_operation(
             return VersionedTransaction(message, signers)
 
         try:
+            if ticket.standard == "token2022":
+                ixs = _token2022_instructions(uow, op, ticket, req, signer, signers)
+            else:
+                ixs = _instructions(op, req, place, signer, signers)
             tx = sized_transaction(build, chain=chain, margin=signer.cu_margin)
         except TransactionRejected as exc:
             outcome = resolve(uow, op, chain, exc.err, expected=Status.PENDING)
@@ -103,15 +115,16 @@ def _waiting_for(uow: UnitOfWork, op: OperationRow, ticket) -> str | None:
         return f"waiting for the mint of ticket {op.ticket_id}"
     if uow.operations.earlier_open(op.ticket_id, op.id):
         return f"waiting for an earlier operation of ticket {op.ticket_id}"
-    if any(t.status == Status.SUBMITTED for t in uow.transfers.for_ticket(op.ticket_id)):
-        return f"waiting for a transfer of ticket {op.ticket_id} to land"
+    moves = uow.transfers.for_ticket(op.ticket_id)
+    if any(t.created_at < op.created_at and t.status in _OPEN for t in moves):
+        return f"waiting for a transfer of ticket {op.ticket_id}"
     return None
 
 
 def _instructions(op: OperationRow, req, place, signer: MintSigner, signers: list) -> list:
     payer = signer.payer
     if op.kind == REISSUE:
-        version = derive_version_keypair(signer.mint_secret, op.ticket_id, op.version)
+        version = _version_key(signer, op)
         signers.append(version)
         owner = Pubkey.from_string(op.payload["owner"])
         return [
@@ -132,7 +145,7 @@ def _token2022_instructions(uow: UnitOfWork, op: OperationRow, ticket, req, sign
     authority, freeze authority and permanent delegate."""
     payer = signer.payer.pubkey
     if op.kind == REISSUE:
-        version = derive_version_keypair(signer.mint_secret, op.ticket_id, op.version)
+        version = _version_key(signer, op)
         signers.append(version)
         owner = Pubkey.from_string(op.payload["owner"])
         return mint_instructions(_owned_by(req, owner), payer=signer.payer, mint=version)
@@ -147,6 +160,16 @@ def _token2022_instructions(uow: UnitOfWork, op: OperationRow, ticket, req, sign
         )
     frozen = on_chain(ticket, operations).frozen  # a landed check-in froze the holder's account
     return t22.burn_by_delegate_instructions(mint, holder, delegate=payer, frozen=frozen)
+
+
+def _version_key(signer: MintSigner, op: OperationRow):
+    version = derive_version_keypair(signer.mint_secret, op.ticket_id, op.version)
+    if str(version.pubkey()) != op.address:
+        raise TransactionRejected(
+            "derived version key does not match the recorded address (MINT_KEY_SECRET "
+            "changed); refusing to sign"
+        )
+    return version
 
 
 def _owned_by(req, owner: Pubkey):
@@ -196,15 +219,25 @@ class OperationKind:
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
         return resolve(uow, row, chain, err, expected=Status.SUBMITTED)
 
+    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
+        """Refused: done only if the asset shows the operation (its account exists anyway)."""
+        return resolve(uow, row, chain, err, expected=expected)
+
 
 def _shows(row: OperationRow, account) -> bool:
-    if account is not None and account.owner == TOKEN_2022_PROGRAM_ID:
+    if account is None:
+        return False  # nothing there: not minted, not burned (a burn leaves a tombstone)
+    if account.owner == TOKEN_2022_PROGRAM_ID:
         return _token2022_shows(row, bytes(account.data))
+    if account.owner != CORE_PROGRAM_ID:
+        return False
     asset = core_asset(account)
     if row.kind == REISSUE:
         return asset is not None
-    if row.kind == INVALIDATE:
-        return asset is None or (asset.collection is None and bool(asset.frozen))
+    if row.kind == INVALIDATE:  # Core's burn leaves a one-byte tombstone; outside a collection
+        if asset is None:  # the asset is frozen for good instead
+            return len(bytes(account.data)) <= 1
+        return asset.collection is None and bool(asset.frozen)
     if asset is None:
         return False
     attributes = dict(asset.attributes or ())

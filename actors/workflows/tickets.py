@@ -42,6 +42,7 @@ _TO = {
     REISSUE: TicketState.REISSUED,
 }
 SUPPORTED = ("core", "token2022")  # the standards whose lifecycle is built
+_OPEN = (Status.PENDING, Status.SUBMITTED)
 
 
 class TicketNotFound(LookupError):
@@ -90,7 +91,13 @@ def operate(
         if repeat is not None:
             return Operated(repeat, ticket, False)
         _supported(ticket, kind)
-        moved = _move(uow, req, ticket)
+        try:
+            moved = _move(uow, req, ticket)
+        except IntentConflict:
+            repeat = _repeat(uow, req, ticket_id)  # the same request, committed meanwhile
+            if repeat is None:
+                raise
+            return Operated(repeat, uow.mints.get(ticket_id), False)
         row = _record(uow, req, moved, mint_secret=mint_secret, actor=actor)
         uow.commit()
     try:
@@ -130,9 +137,10 @@ def _move(uow: UnitOfWork, req: OperationRequest, ticket: MintRow) -> MintRow:
     if req.kind == CHECK_IN:
         moved = uow.mints.admit(ticket.ticket_id, expected=expected, gate=req.body["gate"])
     elif req.kind == REISSUE:
-        moved = uow.mints.change_state(
-            ticket.ticket_id, expected=expected, state=_TO[REISSUE], version=ticket.version + 1
-        )
+        if any(t.status in _OPEN for t in uow.transfers.for_ticket(ticket.ticket_id)):
+            # its owner defaults to the last holder: not while a move may change who that is
+            raise IntentConflict("ticket_id", f"ticket {ticket.ticket_id} has a transfer open")
+        moved = uow.mints.reissue(ticket.ticket_id, expected=expected)
     else:
         moved = uow.mints.change_state(ticket.ticket_id, expected=expected, state=_TO[req.kind])
     if moved is not None:
@@ -159,7 +167,7 @@ def _record(
         payload["owner"] = req.body.get("owner") or holder_of(uow, ticket)
     if req.kind == CHECK_IN:
         payload["checked_in_at"] = ticket.checked_in_at.isoformat()
-    ((row, _),) = uow.operations.add_intents(
+    ((row, created),) = uow.operations.add_intents(
         [
             {
                 "operation_id": req.operation_id,
@@ -171,6 +179,10 @@ def _record(
             }
         ]
     )
+    if not created:  # the id was taken meanwhile (by another ticket): undo the state move
+        raise IntentConflict(
+            "operation_id", f"operation {req.operation_id} exists with another body"
+        )
     return row
 
 

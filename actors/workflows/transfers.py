@@ -135,6 +135,18 @@ def enqueue_transfer(
     return TransferEnqueued(transfer_id, row.ticket_id, row.status, created)
 
 
+def _waiting_for(uow: UnitOfWork, row) -> str | None:
+    """An earlier transfer of the ticket, or an operation decided before this transfer, still
+    open: it changes the holder or the freeze this one is built on."""
+    moves = uow.transfers.for_ticket(row.ticket_id)
+    if any(t.id < row.id and t.status in _OPEN for t in moves):
+        return f"waiting for an earlier transfer of ticket {row.ticket_id}"
+    operations = uow.operations.for_ticket(row.ticket_id)
+    if any(op.created_at < row.created_at and op.status in _OPEN for op in operations):
+        return f"waiting for an operation of ticket {row.ticket_id}"
+    return None
+
+
 def resale_source(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> tuple[str, str]:
     """Who holds the ticket and at which address, for a platform-run move; refuses what the
     standard or the event's transfer policy does not allow."""
@@ -144,6 +156,11 @@ def resale_source(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> 
         )
     if mint.state == "invalidated":
         raise IntentConflict("ticket_id", f"ticket {mint.ticket_id} is invalidated")
+    if mint.state == "checked_in" and reason != "support":  # a scanned ticket stays put
+        raise IntentConflict("ticket_id", f"ticket {mint.ticket_id} is checked in")
+    if any(t.status in _OPEN for t in uow.transfers.for_ticket(mint.ticket_id)):
+        # the platform's delegate moves it from whoever holds it: one move at a time
+        raise IntentConflict("ticket_id", f"ticket {mint.ticket_id} has a transfer in progress")
     event = uow.collections.get(mint.event_id) if mint.event_id else None
     if event is None and mint.standard == "core":
         raise IntentConflict(
@@ -214,13 +231,12 @@ def process_transfer(
         t, have, there = planned_transfer(
             chain, row, mint_row.standard, signer.payer.pubkey, close_source=source is not None
         )
+        waiting = _waiting_for(uow, row)
+        if waiting:  # one change of a ticket at a time, in the order they were asked
+            uow.transfers.note_error(transfer_id, waiting)
+            uow.commit()
+            return WAITING
         if row.payload.get("reason", "claim") != "claim":  # by the permanent delegate
-            if any(op.status in _OPEN for op in uow.operations.for_ticket(row.ticket_id)):
-                # a check-in or invalidation first: it decides the holder and the freeze
-                reason = f"waiting for an operation of ticket {row.ticket_id}"
-                uow.transfers.note_error(transfer_id, reason)
-                uow.commit()
-                return WAITING
             source = signer.payer.keypair
             if mint_row.standard == "core":
                 t = replace(t, authority=signer.payer.pubkey)

@@ -123,18 +123,9 @@ def test_100_locked_tickets_through_their_lifecycle(stack, localnet):
     items, results, holders = mint_event_tickets(stack, "LC", 100)
     addresses = [r.mint_address for r in results]
     assert all(a is not None and a.frozen for a in assets(stack, addresses))  # frozen when minted
-
     ids = [i["ticket_id"] for i in items]
-    for t in ids:
-        operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="North")
-    wait_rows(stack, "ticket_operations", "operation_id", [f"scan-{t}" for t in ids])
-    after = assets(stack, addresses)
-    for item, asset in zip(items, after, strict=True):
-        attributes = dict(asset.attributes)
-        assert "checked_in" in attributes and attributes["seat"] == item["seat"]
-        assert asset.frozen and str(asset.owner) == item["owner"]
 
-    # the holder's own transfer is refused by the program: the ticket is frozen
+    # the holder's own transfer is refused by the program: locked until check-in
     client = Client(stack.rpc_url)
     first, holder = ids[0], holders[ids[0]]
     stack.fund(holder.pubkey(), 10**9)
@@ -153,13 +144,25 @@ def test_100_locked_tickets_through_their_lifecycle(stack, localnet):
     with pytest.raises(Exception, match="custom program error|InstructionError"):
         client.send_transaction(tx)
 
-    # the platform's resale moves it (frozen or not), by the permanent transfer delegate
+    # the platform's resale, the only channel of a locked ticket: the permanent transfer
+    # delegate moves the frozen asset without the holder's signature
     buyer = str(Keypair().pubkey())
     resell(stack, "resale-1", first, buyer)
     assert wait_rows(stack, "nft_transfers", "transfer_id", ["resale-1"]) == {
         "resale-1": "completed"
     }
-    assert str(assets(stack, [addresses[0]])[0].owner) == buyer
+    resold = assets(stack, [addresses[0]])[0]
+    assert str(resold.owner) == buyer and resold.frozen
+    owners = [buyer] + [i["owner"] for i in items[1:]]
+
+    for t in ids:
+        operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="North")
+    wait_rows(stack, "ticket_operations", "operation_id", [f"scan-{t}" for t in ids])
+    after = assets(stack, addresses)
+    for item, owner, asset in zip(items, owners, after, strict=True):
+        attributes = dict(asset.attributes)
+        assert "checked_in" in attributes and attributes["seat"] == item["seat"]
+        assert asset.frozen and str(asset.owner) == owner
 
     # invalidated: burned; reissued: version 2 at its own address, to a new owner
     second = ids[1]
@@ -183,15 +186,15 @@ def test_lifecycle_under_faults_and_sigkill_happens_once(stack, localnet):
     before = localnet.stats()["executed_ok"]
     localnet.set_faults(drop_response=0.3, blockhash_not_found=0.1, seed=9)
     try:
+        buyers = {t: str(Keypair().pubkey()) for t in ids[10:15]}
+        for t, buyer in buyers.items():  # resold first: a checked-in ticket stays put
+            resell(stack, f"resale-{t}", t, buyer)
         for t in ids:
             operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="South")
         for t in ids[:10]:
             operate(stack, "invalidate", t, operation_id=f"void-{t}", reason="fraud")
         for t in ids[:5]:
             operate(stack, "reissue", t, operation_id=f"new-{t}", owner=str(Keypair().pubkey()))
-        buyers = {t: str(Keypair().pubkey()) for t in ids[10:15]}
-        for t, buyer in buyers.items():
-            resell(stack, f"resale-{t}", t, buyer)
         ops = [f"scan-{t}" for t in ids] + [f"void-{t}" for t in ids[:10]]
         ops += [f"new-{t}" for t in ids[:5]]
         sales = [f"resale-{t}" for t in buyers]

@@ -52,25 +52,36 @@ def test_token2022_check_in_resale_invalidate_reissue(stack, localnet):
     items, mints, holders = mint_tickets(stack, "T22L", 6)
     client = Client(stack.rpc_url)
     ids = [i["ticket_id"] for i in items]
+
+    # the platform's resale moves it by the permanent delegate, no holder signature
+    buyer = str(Keypair().pubkey())
+    resell(stack, "resale-1", ids[0], buyer)
+    assert wait_rows(stack, "nft_transfers", "transfer_id", ["resale-1"]) == {
+        "resale-1": "completed"
+    }
+    assert holding(client, mints[0], buyer).amount == 1
+    assert holding(client, mints[0], items[0]["owner"]).amount == 0
+    owners = [buyer] + [i["owner"] for i in items[1:]]
+
     for t in ids:
         operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="East")
     wait_rows(stack, "ticket_operations", "operation_id", [f"scan-{t}" for t in ids])
-    for item, mint in zip(items, mints, strict=True):
+    for item, owner, mint in zip(items, owners, mints, strict=True):
         extra = dict(decode_token_metadata(account(client, Pubkey.from_string(mint))).additional)
         assert "checked_in" in extra and extra["seat"] == item["seat"]
-        assert holding(client, mint, item["owner"]).frozen
+        assert holding(client, mint, owner).frozen
 
     # the holder's own transfer of a checked-in (frozen) ticket is refused by the program
-    holder = holders[ids[0]]
+    holder = holders[ids[1]]
     stack.fund(holder.pubkey(), 10**9)
     source = get_associated_token_address(
-        holder.pubkey(), Pubkey.from_string(mints[0]), TOKEN_2022_PROGRAM_ID
+        holder.pubkey(), Pubkey.from_string(mints[1]), TOKEN_2022_PROGRAM_ID
     )
     ix = transfer_checked(
         TransferCheckedParams(
             program_id=TOKEN_2022_PROGRAM_ID,
             source=source,
-            mint=Pubkey.from_string(mints[0]),
+            mint=Pubkey.from_string(mints[1]),
             dest=source,
             owner=holder.pubkey(),
             amount=1,
@@ -81,16 +92,6 @@ def test_token2022_check_in_resale_invalidate_reissue(stack, localnet):
     tx = VersionedTransaction(MessageV0.try_compile(holder.pubkey(), [ix], [], blockhash), [holder])
     with pytest.raises(Exception, match="custom program error|InstructionError|0x11"):
         client.send_transaction(tx)
-
-    # the platform's resale moves it by the permanent delegate, and it arrives frozen
-    buyer = str(Keypair().pubkey())
-    resell(stack, "resale-1", ids[0], buyer)
-    assert wait_rows(stack, "nft_transfers", "transfer_id", ["resale-1"]) == {
-        "resale-1": "completed"
-    }
-    moved = holding(client, mints[0], buyer)
-    assert moved.amount == 1 and moved.frozen
-    assert holding(client, mints[0], items[0]["owner"]).amount == 0
 
     # invalidated: burned (supply 0); reissued: version 2's mint, held by the new owner
     operate(stack, "invalidate", ids[1], operation_id="void-1", reason="refund")
@@ -111,6 +112,9 @@ def test_token2022_lifecycle_under_faults_and_sigkill_happens_once(stack, localn
     before = localnet.stats()["executed_ok"]
     localnet.set_faults(drop_response=0.3, blockhash_not_found=0.1, seed=13)
     try:
+        buyers = {t: str(Keypair().pubkey()) for t in ids[5:8]}
+        for t, buyer in buyers.items():  # resold first: a checked-in ticket stays put
+            resell(stack, f"resale-{t}", t, buyer)
         ops = []
         for t in ids:
             operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="South")
@@ -121,9 +125,6 @@ def test_token2022_lifecycle_under_faults_and_sigkill_happens_once(stack, localn
         for t in ids[:2]:
             operate(stack, "reissue", t, operation_id=f"new-{t}", owner=str(Keypair().pubkey()))
             ops.append(f"new-{t}")
-        buyers = {t: str(Keypair().pubkey()) for t in ids[5:8]}
-        for t, buyer in buyers.items():
-            resell(stack, f"resale-{t}", t, buyer)
         sales = [f"resale-{t}" for t in buyers]
         kill_workers_while_running(stack, ops, kills=2, rng=random.Random(21))
         statuses = wait_rows(stack, "ticket_operations", "operation_id", ops)

@@ -361,6 +361,11 @@ class FakeMintRepository(_FakeIntentRepository):
             setattr(row, name, value)
         return replace(row)
 
+    def reissue(self, ticket_id: str, *, expected: Sequence[str]) -> MintRow | None:
+        row = self._rows.get(ticket_id)
+        version = row.version + 1 if row is not None else 1
+        return self.change_state(ticket_id, expected=expected, state="reissued", version=version)
+
     def admit(self, ticket_id: str, *, expected: Sequence[str], gate: str) -> MintRow | None:
         return self.change_state(
             ticket_id,

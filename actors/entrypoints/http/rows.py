@@ -15,6 +15,10 @@ class MintRow(BaseModel):
     last_error: str | None = None
     created_at: str | None = None
     completed_at: str | None = None
+    event_id: str | None = None
+    venue_id: str | None = None
+    state: str | None = None  # the lifecycle: minted, checked_in, invalidated, reissued
+    version: int | None = None
 
 
 def mint_json(row) -> dict[str, Any]:
@@ -28,4 +32,8 @@ def mint_json(row) -> dict[str, Any]:
         last_error=row.last_error,
         created_at=row.created_at.isoformat() if row.created_at else None,
         completed_at=row.completed_at.isoformat() if row.completed_at else None,
+        event_id=row.event_id,
+        venue_id=row.venue_id,
+        state=row.state,
+        version=row.version,
     ).model_dump()
