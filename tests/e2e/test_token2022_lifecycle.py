@@ -4,9 +4,6 @@ under faults and SIGKILL, and every check decodes the chain."""
 
 from __future__ import annotations
 
-import random
-
-import psycopg
 import pytest
 from solana.rpc.api import Client
 from solders.keypair import Keypair
@@ -21,8 +18,8 @@ from spl.token.instructions import (
 )
 
 from minter.nft.decode import decode_mint, decode_token_account, decode_token_metadata
-from tests.e2e.helpers import enqueue, kill_workers_while_running, reconcile, requests_for
-from tests.e2e.test_core_lifecycle import operate, resell, wait_rows
+from tests.e2e.helpers import enqueue, reconcile, requests_for
+from tests.e2e.test_core_lifecycle import lifecycle_under_faults, operate, resell, wait_rows
 
 
 def mint_tickets(stack, prefix: str, n: int) -> tuple[list[dict], list[str], dict]:
@@ -109,41 +106,9 @@ def test_token2022_lifecycle_under_faults_and_sigkill_happens_once(stack, localn
     stack.start_workers(processes=2, threads=8)
     items, mints, _ = mint_tickets(stack, "T22F", 20)
     ids = [i["ticket_id"] for i in items]
-    before = localnet.stats()["executed_ok"]
-    localnet.set_faults(drop_response=0.3, blockhash_not_found=0.1, seed=13)
-    try:
-        buyers = {t: str(Keypair().pubkey()) for t in ids[5:8]}
-        for t, buyer in buyers.items():  # resold first: a checked-in ticket stays put
-            resell(stack, f"resale-{t}", t, buyer)
-        ops = []
-        for t in ids:
-            operate(stack, "check_in", t, operation_id=f"scan-{t}", gate="South")
-            ops.append(f"scan-{t}")
-        for t in ids[:5]:
-            operate(stack, "invalidate", t, operation_id=f"void-{t}", reason="fraud")
-            ops.append(f"void-{t}")
-        for t in ids[:2]:
-            operate(stack, "reissue", t, operation_id=f"new-{t}", owner=str(Keypair().pubkey()))
-            ops.append(f"new-{t}")
-        sales = [f"resale-{t}" for t in buyers]
-        kill_workers_while_running(stack, ops, kills=2, rng=random.Random(21))
-        statuses = wait_rows(stack, "ticket_operations", "operation_id", ops)
-        statuses |= wait_rows(stack, "nft_transfers", "transfer_id", sales)
-    finally:
-        localnet.clear_faults()
-    assert set(statuses.values()) == {"completed"}, stack.worker_logs()[-3000:]
-    assert localnet.stats()["executed_ok"] - before == len(ops) + len(sales)  # each once
-    with psycopg.connect(stack.database_url) as conn:
-        landed = dict(
-            conn.execute(
-                "SELECT ref_id, count(*) FROM nft_attempts WHERE kind IN ('operation', 'transfer')"
-                " AND outcome = 'landed' GROUP BY ref_id"
-            ).fetchall()
-        )
-        unexplained = conn.execute(
-            "SELECT count(*) FROM nft_attempts WHERE outcome IS NULL"
-        ).fetchone()[0]
-    assert landed == {op: 1 for op in ops + sales} and unexplained == 0
+    buyers = lifecycle_under_faults(
+        stack, localnet, ids, voided=5, reissued=2, resold=range(5, 8), seed=13
+    )
     client = Client(stack.rpc_url)
     for t, buyer in buyers.items():
         assert holding(client, mints[ids.index(t)], buyer).amount == 1
