@@ -67,6 +67,8 @@ def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
         with services.uow_factory() as uow:
             total = sum(uow.mints.count_by_status().values())
             total += sum(uow.transfers.count_by_status().values())
+            total += sum(uow.collections.count_by_status().values())
+            total += sum(uow.operations.count_by_status().values())
         quiet = args.json or not sys.stderr.isatty()
         with tqdm(total=total, unit="row", disable=quiet, desc="reconcile") as bar:
             report = reconcile(
@@ -75,6 +77,8 @@ def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
                 fix=args.fix,
                 notify=services.notify,
                 notify_transfers=services.notify_transfers,
+                notify_collections=services.notify_collections,
+                notify_operations=services.notify_operations,
                 stuck_after=timedelta(seconds=args.stuck_after),
                 max_attempts=settings.minting.max_attempts,  # the workers' cap
                 on_progress=bar.update,
@@ -103,9 +107,11 @@ def _print_report(report) -> None:
             for d in found
         ]
         print(format_table(rows, ["class", "table", "key", "status", "detail", "fixed"]))
-    rate = (report.mints + report.transfers) / report.seconds if report.seconds else 0
+    rows = report.mints + report.transfers + report.collections + report.operations
+    rate = rows / report.seconds if report.seconds else 0
     print(
-        f"checked {report.mints} mints and {report.transfers} transfers in "
+        f"checked {report.mints} mints, {report.transfers} transfers, {report.collections} "
+        f"collections and {report.operations} operations in "
         f"{report.seconds:.1f} s ({rate:.0f} rows/s): {len(found)} discrepancies, "
         f"{len(found) - len(report.open)} fixed, {len(report.open)} open"
     )

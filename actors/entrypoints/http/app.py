@@ -25,7 +25,7 @@ from actors.entrypoints.http.events import add_event_routes
 from actors.entrypoints.http.roles import (
     ADMIN,
     FORBIDDEN_RESPONSE,
-    READERS,
+    RECORD_READERS,
     SERVICE,
     Caller,
     Forbidden,
@@ -139,7 +139,7 @@ def _bearer(api) -> Callable[..., dict]:
 def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
     settings = services.settings
     Writer = Annotated[Caller, Depends(require(authorized, SERVICE))]
-    Reader = Annotated[Caller, Depends(require(authorized, *READERS))]
+    Reader = Annotated[Caller, Depends(require(authorized, *RECORD_READERS))]
 
     @app.post(
         "/v1/mints",
@@ -166,7 +166,8 @@ def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict])
         "/v1/mints/{ticket_id}",
         response_model=MintRow,
         responses={404: {}, 401: {}, **FORBIDDEN_RESPONSE},
-        description=describe(*READERS) + " A venue-scoped token sees only its venue's tickets.",
+        description=describe(*RECORD_READERS)
+        + " A venue-scoped token sees only its venue's tickets.",
     )
     def get_mint(ticket_id: str, caller: Reader):
         if not is_identifier(ticket_id):  # never accepted, so never stored: no query needed
@@ -180,7 +181,7 @@ def _add_mint_routes(app: FastAPI, services, *, authorized: Callable[..., dict])
 
 def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
     Writer = Annotated[Caller, Depends(require(authorized, SERVICE))]
-    Reader = Annotated[Caller, Depends(require(authorized, *READERS))]
+    Reader = Annotated[Caller, Depends(require(authorized, *RECORD_READERS))]
 
     @app.post(
         "/v1/transfers",
@@ -211,7 +212,7 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
     @app.get(
         "/v1/transfers/{transfer_id}",
         responses={404: {}, 401: {}, **FORBIDDEN_RESPONSE},
-        description=describe(*READERS)
+        description=describe(*RECORD_READERS)
         + " A venue-scoped token sees only transfers of its venue's tickets.",
     )
     def get_transfer(transfer_id: str, caller: Reader):

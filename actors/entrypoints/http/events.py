@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI, HTTPException
 
 from actors.entrypoints.http.roles import (
     FORBIDDEN_RESPONSE,
-    READERS,
+    RECORD_READERS,
     SERVICE,
     Caller,
     describe,
@@ -23,7 +23,7 @@ from minter.nft.request import MAX_EXTRA, id_rule, is_identifier
 
 def add_event_routes(app: FastAPI, services, *, authorized: Callable[..., dict]) -> None:
     Writer = Annotated[Caller, Depends(require(authorized, SERVICE))]
-    Reader = Annotated[Caller, Depends(require(authorized, *READERS))]
+    Reader = Annotated[Caller, Depends(require(authorized, *RECORD_READERS))]
 
     @app.put(
         "/v1/events/{event_id}",
@@ -47,7 +47,9 @@ def add_event_routes(app: FastAPI, services, *, authorized: Callable[..., dict])
         "/v1/events/{event_id}",
         responses={404: {}, 401: {}, **FORBIDDEN_RESPONSE},
         description="The event, its collection's address and status, and its tickets by "
-        "status. " + describe(*READERS) + " A venue-scoped token sees only its venue's events.",
+        "status. "
+        + describe(*RECORD_READERS)
+        + " A venue-scoped token sees only its venue's events.",
     )
     def get(event_id: str, caller: Reader):
         found = None

@@ -22,7 +22,9 @@ VENUE_ADMIN = "venue_admin"
 ADMIN = "admin"
 ROLES = (SERVICE, SCANNER, VENUE_ADMIN, ADMIN)
 
-READERS = (SERVICE, SCANNER, VENUE_ADMIN)  # the GET routes (admin is always admitted)
+# who reads (admin is always admitted): a scanner reads tickets only (DESIGN.md, Roles)
+READERS = (SERVICE, SCANNER, VENUE_ADMIN)  # GET /v1/tickets/{id}
+RECORD_READERS = (SERVICE, VENUE_ADMIN)  # GET mints, transfers, events
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,12 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from actors.workflows.ports import Chain, UnitOfWorkFactory
-from actors.workflows.reconcile.check import check_mints, check_transfers
+from actors.workflows.reconcile.check import (
+    check_collections,
+    check_mints,
+    check_operations,
+    check_transfers,
+)
 from actors.workflows.reconcile.fix import apply_fixes
 from actors.workflows.reconcile.model import Discrepancy, Report
 
@@ -37,6 +42,8 @@ def reconcile(
     fix: bool = False,
     notify: Callable[[list[str]], None] | None = None,
     notify_transfers: Callable[[list[str]], None] | None = None,
+    notify_collections: Callable[[list[str]], None] | None = None,
+    notify_operations: Callable[[list[str]], None] | None = None,
     stuck_after: timedelta = DEFAULT_STUCK_AFTER,
     page: int = DEFAULT_PAGE,
     on_progress: Callable[[int], None] | None = None,
@@ -56,13 +63,26 @@ def reconcile(
             report.discrepancies += check_transfers(chain, rows, now, stuck_after)
             report.transfers += len(rows)
             progress(len(rows))
+        for rows in uow.collections.iter_pages(page=page):
+            report.discrepancies += check_collections(chain, rows, now, stuck_after)
+            report.collections += len(rows)
+            progress(len(rows))
+        for rows in uow.operations.iter_pages(page=page):
+            report.discrepancies += check_operations(uow, chain, rows, now, stuck_after)
+            report.operations += len(rows)
+            progress(len(rows))
     report.discrepancies = _still_standing(uow_factory, report.discrepancies)
     if fix:
         apply_fixes(
             report.discrepancies,
             uow_factory=uow_factory,
             chain=chain,
-            notify={"nft_mints": notify, "nft_transfers": notify_transfers},
+            notify={
+                "nft_mints": notify,
+                "nft_transfers": notify_transfers,
+                "nft_collections": notify_collections,
+                "ticket_operations": notify_operations,
+            },
             **({"max_attempts": max_attempts} if max_attempts is not None else {}),
         )
     report.seconds = time.perf_counter() - started
@@ -77,7 +97,13 @@ def _still_standing(
         return []
     with uow_factory() as uow:
         now_rows = {}
-        for table, repo in (("nft_mints", uow.mints), ("nft_transfers", uow.transfers)):
+        tables = (
+            ("nft_mints", uow.mints),
+            ("nft_transfers", uow.transfers),
+            ("nft_collections", uow.collections),
+            ("ticket_operations", uow.operations),
+        )
+        for table, repo in tables:
             keys = [d.key for d in found if d.table == table]
             for row in repo.get_many(keys) if keys else []:
                 now_rows[(table, getattr(row, row.KEY))] = (row.status, row.updated_at)

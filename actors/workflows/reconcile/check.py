@@ -23,6 +23,7 @@ from actors.workflows.reconcile.model import (
     STUCK,
     Discrepancy,
 )
+from actors.workflows.ticket_ops import OPERATIONS
 from actors.workflows.tickets import holder_from, on_chain
 from ledger.models import Status
 from minter.errors import ValidationError
@@ -186,6 +187,47 @@ def check_transfers(chain: Chain, rows, now: datetime, stuck_after: timedelta) -
             found.append(_found(LANDED, "nft_transfers", row, key, detail))
         elif row.status in _IN_FLIGHT and age > stuck_after:
             found.append(_found(STUCK, "nft_transfers", row, key, f"{row.status} for {_age(age)}"))
+    return found
+
+
+def check_collections(chain: Chain, rows, now: datetime, stuck_after: timedelta) -> list:
+    """An event's collection: created exactly when the ledger says so."""
+    accounts = chain.accounts([Pubkey.from_string(r.collection_address) for r in rows])
+    found = []
+    for row, account in zip(rows, accounts, strict=True):
+        key, age = row.event_id, now - row.updated_at
+        if row.status == Status.COMPLETED and account is None:
+            why = f"collection {row.collection_address} is not on chain"
+            found.append(_found(MISSING, "nft_collections", row, key, why))
+        elif row.status in _NOT_DONE and account is not None:
+            why = f"collection {row.collection_address} exists on chain"
+            found.append(_found(LANDED, "nft_collections", row, key, why))
+        elif row.status in _IN_FLIGHT and age > stuck_after:
+            found.append(
+                _found(STUCK, "nft_collections", row, key, f"{row.status} for {_age(age)}")
+            )
+    return found
+
+
+def check_operations(uow: UnitOfWork, chain: Chain, rows, now: datetime, stuck_after) -> list:
+    """Lifecycle operations: one that failed left the ticket's ledger state apart from the
+    chain (reported for an operator); one the asset shows but the ledger does not record as
+    done landed; one in flight too long is stuck. (A completed operation a later one undid,
+    a check-in then burned, is not missing: the ticket's checks read its current version.)"""
+    shown = OPERATIONS.happened(uow, chain, rows) if rows else []
+    found = []
+    for row, happened in zip(rows, shown, strict=True):
+        key, age = row.operation_id, now - row.updated_at
+        if row.status in _NOT_DONE and happened:
+            why = f"the {row.kind} of ticket {row.ticket_id} shows on chain"
+            found.append(_found(LANDED, "ticket_operations", row, key, why))
+        elif row.status == Status.FAILED:
+            why = f"the {row.kind} of ticket {row.ticket_id} failed: {row.last_error}"
+            found.append(_found(DIFFERS, "ticket_operations", row, key, why))
+        elif row.status in _IN_FLIGHT and age > stuck_after:
+            found.append(
+                _found(STUCK, "ticket_operations", row, key, f"{row.status} for {_age(age)}")
+            )
     return found
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from solders.signature import Signature
 
+from actors.workflows.collections import COLLECTIONS
 from actors.workflows.holders import current_holder
 from actors.workflows.lifecycle import (
     DEFAULT_MAX_ATTEMPTS,
@@ -20,10 +21,16 @@ from actors.workflows.mints import MINTS
 from actors.workflows.ports import Chain, MintRow, UnitOfWork, UnitOfWorkFactory
 from actors.workflows.reconcile.check import ticket_holder
 from actors.workflows.reconcile.model import LANDED, MISSING, OWNER_CHANGED, STUCK, Discrepancy
+from actors.workflows.ticket_ops import OPERATIONS
 from actors.workflows.transfers import TRANSFERS
 from ledger.models import Outcome, Status
 
-KINDS: dict[str, Kind] = {"nft_mints": MINTS, "nft_transfers": TRANSFERS}
+KINDS: dict[str, Kind] = {
+    "nft_mints": MINTS,
+    "nft_transfers": TRANSFERS,
+    "nft_collections": COLLECTIONS,
+    "ticket_operations": OPERATIONS,
+}
 
 
 def apply_fixes(
@@ -36,7 +43,7 @@ def apply_fixes(
 ) -> None:
     """Set ``fixed`` on each discrepancy the chain proved and this repaired; wake what it sent
     back to the workers."""
-    wake: dict[str, list[str]] = {"nft_mints": [], "nft_transfers": []}
+    wake: dict[str, list[str]] = {table: [] for table in KINDS}
     for d in _in_repair_order(found):
         fixed = _repair(d, uow_factory=uow_factory, chain=chain, max_attempts=max_attempts)
         if fixed is None:

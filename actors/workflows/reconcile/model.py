@@ -26,8 +26,8 @@ CLASSES = (MISSING, LANDED, OWNER_CHANGED, STUCK, DIFFERS)
 @dataclass
 class Discrepancy:
     kind: str
-    table: str  # nft_mints or nft_transfers
-    key: str  # ticket_id or transfer_id
+    table: str  # nft_mints, nft_transfers, nft_collections or ticket_operations
+    key: str  # ticket_id, transfer_id, event_id or operation_id
     status: str  # the ledger's status when read
     detail: str
     fixed: str | None = None  # what --fix did, if anything
@@ -40,6 +40,8 @@ class Discrepancy:
 class Report:
     mints: int = 0
     transfers: int = 0
+    collections: int = 0
+    operations: int = 0
     seconds: float = 0.0
     discrepancies: list[Discrepancy] = field(default_factory=list)
 
@@ -52,11 +54,13 @@ class Report:
         return not self.open
 
     def as_json(self) -> dict:
-        rows = self.mints + self.transfers
+        rows = self.mints + self.transfers + self.collections + self.operations
         return {
             "agrees": self.agrees,
             "mints_checked": self.mints,
             "transfers_checked": self.transfers,
+            "collections_checked": self.collections,
+            "operations_checked": self.operations,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(rows / self.seconds, 1) if self.seconds else None,
             "counts": {c: sum(d.kind == c for d in self.discrepancies) for c in CLASSES},
