@@ -49,14 +49,15 @@ def main() -> None:
                 }
                 api.post("/v1/mints", json=body, headers=service).raise_for_status()
 
-        def scan(i: int, attempt: str) -> tuple[int, float]:
-            body = {"operation_id": f"{attempt}-{i}", "gate": "North"}
-            started = time.perf_counter()
-            res = local.post(f"/v1/tickets/B-{i:05d}/check-in", json=body, headers=scanner)
-            return res.status_code, time.perf_counter() - started
-
         figures = {}
         with httpx.Client(base_url=url, timeout=30) as local:
+
+            def scan(i: int, attempt: str) -> tuple[int, float]:
+                body = {"operation_id": f"{attempt}-{i}", "gate": "North"}
+                started = time.perf_counter()
+                res = local.post(f"/v1/tickets/B-{i:05d}/check-in", json=body, headers=scanner)
+                return res.status_code, time.perf_counter() - started
+
             for attempt in ("first", "again"):
                 started = time.perf_counter()
                 with ThreadPoolExecutor(max_workers=args.concurrency) as pool:

@@ -293,6 +293,7 @@ def _operation_step(op: OperationRow) -> dict:
         "status": op.status,
         "signature": op.signature,
         "at": op.created_at,
+        "by": op.payload.get("actor"),  # the token's subject: the scanner, the admin
         **{k: v for k, v in op.payload["request"].items() if k != "operation_id"},
     }
 

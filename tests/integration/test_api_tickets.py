@@ -75,6 +75,7 @@ def test_scan_decisions_invalidate_reissue_and_the_view(api, stack):
     assert view["state"] == "reissued" and view["holder"] == owner
     assert view["versions"][1]["address"] == str(derive_version_keypair(secret, "T-1", 2).pubkey())
     assert [s["kind"] for s in view["history"]] == ["mint", "check_in", "invalidate", "reissue"]
+    assert view["history"][1]["by"] == "gate-scanner-1" and view["history"][1]["gate"] == "North"
     row = api.get("/v1/mints/T-1", headers=service).json()
     assert (row["state"], row["version"], row["event_id"]) == ("reissued", 2, "E-1")
     assert operations(stack) == [
