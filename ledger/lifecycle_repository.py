@@ -38,15 +38,6 @@ class OperationRepository(IntentRepository[TicketOperation]):
             out[row.ticket_id].append(row)
         return out
 
-    def earlier_open(self, ticket_id: str, before_id: int) -> bool:
-        """Whether an earlier operation of the ticket is still pending or submitted."""
-        stmt = select(TicketOperation.id).where(
-            TicketOperation.ticket_id == ticket_id,
-            TicketOperation.id < before_id,
-            TicketOperation.status.in_([Status.PENDING, Status.SUBMITTED]),
-        )
-        return self.session.scalars(stmt.limit(1)).first() is not None
-
     def next_pending(self, ticket_ids: Sequence[str]) -> list[str]:
         """The first pending operation of each ticket (woken when the one before it lands)."""
         rows = self.session.execute(

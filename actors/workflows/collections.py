@@ -218,19 +218,12 @@ class CollectionKind:
     def key_of(self, row: CollectionRow) -> str:
         return row.event_id
 
-    def address_of(self, row: CollectionRow) -> str:
-        return row.collection_address
-
     def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
         accounts = chain.accounts([Pubkey.from_string(r.collection_address) for r in rows])
         return [a is not None for a in accounts]
 
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
-        return self.refused(uow, chain, row, err, expected=Status.SUBMITTED)
-
-    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
-        """A creation refused: done if the collection exists (an earlier attempt landed)."""
-        return resolve_refusal(uow, self, row, chain, err, expected=expected)
+        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
 
 
 COLLECTIONS = CollectionKind()

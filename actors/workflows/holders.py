@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from actors.workflows.ports import MintRow, TransferRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.ports import MintRow, UnitOfWork, UnitOfWorkFactory
 from ledger.models import Status
 from minter.errors import ValidationError
+from minter.nft.operation import REISSUE
 
 
-def ledger_holder(mint: MintRow, moves: Sequence[TransferRow]) -> str:
-    """Who holds the ticket per the ledger: its owner, then each completed move's destination."""
-    holder = mint.owner_address
-    for t in moves:
-        if t.status == Status.COMPLETED:
-            holder = t.to_address
+def holder_from(ticket: MintRow, operations, transfers, *, landed_only: bool = False) -> str:
+    """Who holds the ticket per the ledger: its owner (or its latest reissue's), then each
+    completed move, in the order they were recorded; ``landed_only``: what the chain should
+    show (a reissue counts once its new version is on chain)."""
+    holder = ticket.owner_address
+    events = [(r.created_at, r.id, "reissue", r) for r in operations if r.kind == REISSUE]
+    events += [(r.created_at, r.id, "transfer", r) for r in transfers]
+    for _, _, kind, row in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == "reissue" and (row.status == Status.COMPLETED or not landed_only):
+            holder = row.payload["owner"]
+        elif kind == "transfer" and row.status == Status.COMPLETED:
+            holder = row.to_address
     return holder
 
 
@@ -24,7 +30,8 @@ def current_holder(uow: UnitOfWork, ticket_id: str) -> tuple[MintRow, str]:
     mint = uow.mints.get(ticket_id)
     if mint is None or mint.status != Status.COMPLETED:
         raise ValidationError("ticket_id", f"ticket {ticket_id} has no completed mint")
-    return mint, ledger_holder(mint, uow.transfers.for_ticket(ticket_id))
+    operations = uow.operations.for_ticket(ticket_id)
+    return mint, holder_from(mint, operations, uow.transfers.for_ticket(ticket_id))
 
 
 @dataclass
@@ -41,6 +48,7 @@ def ticket_history(ticket_id: str, *, uow_factory: UnitOfWorkFactory) -> History
         if mint is None:
             return None
         moves = uow.transfers.for_ticket(ticket_id)
+        operations = uow.operations.for_ticket(ticket_id)
     steps = [
         {
             "kind": "mint",
@@ -63,5 +71,5 @@ def ticket_history(ticket_id: str, *, uow_factory: UnitOfWorkFactory) -> History
                 "error": t.last_error,
             }
         )
-    holder = ledger_holder(mint, moves) if mint.status == Status.COMPLETED else None
+    holder = holder_from(mint, operations, moves) if mint.status == Status.COMPLETED else None
     return History(ticket_id, holder, steps)

@@ -152,7 +152,7 @@ def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, 
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
             uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
-            outcome = kind.refused(uow, chain, row, exc.err, expected=Status.SUBMITTED)
+            outcome = resolve_refusal(uow, kind, row, chain, exc.err, expected=Status.SUBMITTED)
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
@@ -160,11 +160,11 @@ def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, 
 
 
 def resolve_refusal(uow: UnitOfWork, kind, row, chain: Chain, err: str, *, expected: str) -> Status:
-    """The cluster refused a creation: if the account exists an earlier attempt landed; else
-    decide (a payer short of lamports is not the row's fault: it waits, it does not fail)."""
-    (account,) = chain.accounts([Pubkey.from_string(kind.address_of(row))])
+    """The cluster refused it: if its effect is on chain (``kind.happened``: the created
+    account exists, the asset shows the operation) an earlier attempt landed; else decide (a
+    payer short of lamports is not the row's fault: it waits, it does not fail)."""
     key = kind.key_of(row)
-    if account is not None:
+    if kind.happened(uow, chain, [row])[0]:
         complete_from_history(uow, row, chain, expected=expected, kind=kind)
         return Status.COMPLETED
     if payer_problem(err):
@@ -190,9 +190,6 @@ class MintKind:
     def key_of(self, row: MintRow) -> str:
         return row.ticket_id
 
-    def address_of(self, row: MintRow) -> str:
-        return row.mint_address
-
     def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
         """The mint address is deterministic: its account exists only if one attempt landed."""
         accounts = chain.accounts([Pubkey.from_string(r.mint_address) for r in rows])
@@ -201,11 +198,7 @@ class MintKind:
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row: MintRow, err: str) -> Status:
         # parsed as the worker did before signing: a payload that no longer parses raises here
         parse_mint_request(row.payload, default_standard=row.standard)
-        return self.refused(uow, chain, row, err, expected=Status.SUBMITTED)
-
-    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
-        """A creation refused: done if the account exists (an earlier attempt landed)."""
-        return resolve_refusal(uow, self, row, chain, err, expected=expected)
+        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
 
 
 MINTS = MintKind()

@@ -18,14 +18,14 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
-from actors.workflows.lifecycle import (
-    SKIPPED,
-    complete_from_history,
-    payer_problem,
-    persist_submitted,
-    sized_transaction,
+from actors.workflows.lifecycle import SKIPPED, persist_submitted, sized_transaction
+from actors.workflows.mints import (
+    WAITING,
+    MintSigner,
+    placement,
+    resolve_refusal,
+    send_persisted,
 )
-from actors.workflows.mints import WAITING, MintSigner, placement, send_persisted
 from actors.workflows.ports import Chain, OperationRow, UnitOfWork, UnitOfWorkFactory
 from actors.workflows.tickets import holder_from, on_chain
 from ledger.models import Status
@@ -68,17 +68,15 @@ def process_operation(
             uow.operations.mark_failed(operation_id, expected=Status.PENDING, reason=reason)
             uow.commit()
             return Status.FAILED
-        failed = [
-            e.operation_id
-            for e in uow.operations.for_ticket(op.ticket_id)
-            if e.id < op.id and e.status == Status.FAILED
-        ]
+        operations = uow.operations.for_ticket(op.ticket_id)
+        earlier = [e for e in operations if e.id < op.id]
+        failed = [e.operation_id for e in earlier if e.status == Status.FAILED]
         if failed:  # the chain is not where the ledger's decision put it: an operator decides
             reason = f"earlier operation {failed[-1]} of ticket {op.ticket_id} failed"
             uow.operations.mark_failed(operation_id, expected=Status.PENDING, reason=reason)
             uow.commit()
             return Status.FAILED
-        waiting = _waiting_for(uow, op, ticket)
+        waiting = _waiting_for(uow, op, ticket, earlier)
         if waiting:
             uow.operations.note_error(operation_id, waiting)
             uow.commit()
@@ -95,12 +93,12 @@ def process_operation(
 
         try:
             if ticket.standard == "token2022":
-                ixs = _token2022_instructions(uow, op, ticket, req, signer, signers)
+                ixs = _token2022_instructions(uow, op, ticket, req, signer, signers, operations)
             else:
                 ixs = _instructions(op, req, place, signer, signers)
             tx = sized_transaction(build, chain=chain, margin=signer.cu_margin)
         except TransactionRejected as exc:
-            outcome = resolve(uow, op, chain, exc.err, expected=Status.PENDING)
+            outcome = resolve_refusal(uow, OPERATIONS, op, chain, exc.err, expected=Status.PENDING)
             uow.commit()
             bound.info("simulation_refused", err=exc.err, outcome=outcome)
             return outcome
@@ -110,10 +108,10 @@ def process_operation(
     )
 
 
-def _waiting_for(uow: UnitOfWork, op: OperationRow, ticket) -> str | None:
+def _waiting_for(uow: UnitOfWork, op: OperationRow, ticket, earlier) -> str | None:
     if ticket.status != Status.COMPLETED:
         return f"waiting for the mint of ticket {op.ticket_id}"
-    if uow.operations.earlier_open(op.ticket_id, op.id):
+    if any(e.status in _OPEN for e in earlier):
         return f"waiting for an earlier operation of ticket {op.ticket_id}"
     moves = uow.transfers.for_ticket(op.ticket_id)
     if any(t.created_at < op.created_at and t.status in _OPEN for t in moves):
@@ -129,7 +127,7 @@ def _instructions(op: OperationRow, req, place, signer: MintSigner, signers: lis
         owner = Pubkey.from_string(op.payload["owner"])
         return [
             core_instruction(
-                _owned_by(req, owner), payer=payer, asset=version.pubkey(), place=place
+                replace(req, owner=owner), payer=payer, asset=version.pubkey(), place=place
             )
         ]
     ticket = CoreTicket(
@@ -140,7 +138,9 @@ def _instructions(op: OperationRow, req, place, signer: MintSigner, signers: lis
     return invalidate_instructions(ticket)
 
 
-def _token2022_instructions(uow: UnitOfWork, op: OperationRow, ticket, req, signer, signers):
+def _token2022_instructions(
+    uow: UnitOfWork, op: OperationRow, ticket, req, signer, signers, operations
+):
     """The same operations on a Token-2022 ticket: the platform's key is its metadata update
     authority, freeze authority and permanent delegate."""
     payer = signer.payer.pubkey
@@ -148,8 +148,7 @@ def _token2022_instructions(uow: UnitOfWork, op: OperationRow, ticket, req, sign
         version = _version_key(signer, op)
         signers.append(version)
         owner = Pubkey.from_string(op.payload["owner"])
-        return mint_instructions(_owned_by(req, owner), payer=signer.payer, mint=version)
-    operations = uow.operations.for_ticket(op.ticket_id)
+        return mint_instructions(replace(req, owner=owner), payer=signer.payer, mint=version)
     holder = Pubkey.from_string(
         holder_from(ticket, operations, uow.transfers.for_ticket(op.ticket_id), landed_only=True)
     )
@@ -172,28 +171,8 @@ def _version_key(signer: MintSigner, op: OperationRow):
     return version
 
 
-def _owned_by(req, owner: Pubkey):
-    return replace(req, owner=owner)
-
-
 def _checked_in(op: OperationRow) -> str:
     return iso_utc(datetime.fromisoformat(op.payload["checked_in_at"]))
-
-
-def resolve(uow: UnitOfWork, op: OperationRow, chain: Chain, err: str, *, expected: str) -> str:
-    """Refused (or landed with an error): done if the asset shows it anyway; else wait for a
-    funded payer, or fail with the cluster's reason."""
-    if OPERATIONS.happened(uow, chain, [op])[0]:
-        complete_from_history(uow, op, chain, expected=expected, kind=OPERATIONS)
-        return Status.COMPLETED
-    if payer_problem(err):
-        if expected != Status.PENDING:
-            uow.operations.reset_to_pending(op.operation_id, expected=expected, reason=err)
-        else:
-            uow.operations.note_error(op.operation_id, err)
-        return Status.PENDING
-    uow.operations.mark_failed(op.operation_id, expected=expected, reason=f"refused: {err}")
-    return Status.FAILED
 
 
 class OperationKind:
@@ -208,20 +187,13 @@ class OperationKind:
     def key_of(self, row: OperationRow) -> str:
         return row.operation_id
 
-    def address_of(self, row: OperationRow) -> str:
-        return row.address
-
     def happened(self, uow: UnitOfWork, chain: Chain, rows) -> list[bool]:
         """Read from each asset: check-in's attribute and freeze, the burn, the new version."""
         accounts = chain.accounts([Pubkey.from_string(r.address) for r in rows])
         return [_shows(row, account) for row, account in zip(rows, accounts, strict=True)]
 
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row, err: str) -> Status:
-        return resolve(uow, row, chain, err, expected=Status.SUBMITTED)
-
-    def refused(self, uow: UnitOfWork, chain: Chain, row, err: str, *, expected: str) -> Status:
-        """Refused: done only if the asset shows the operation (its account exists anyway)."""
-        return resolve(uow, row, chain, err, expected=expected)
+        return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
 
 
 def _shows(row: OperationRow, account) -> bool:

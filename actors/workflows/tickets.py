@@ -16,6 +16,7 @@ from datetime import datetime
 import structlog
 
 from actors.infra.errors import IntentConflict
+from actors.workflows.holders import holder_from
 from actors.workflows.ports import MintRow, OperationRow, UnitOfWork, UnitOfWorkFactory
 from ledger.models import Status, TicketState
 from minter.keys import derive_version_keypair
@@ -192,20 +193,6 @@ def holder_of(uow: UnitOfWork, ticket: MintRow) -> str:
     return holder_from(ticket, operations, uow.transfers.for_ticket(ticket.ticket_id))
 
 
-def holder_from(ticket: MintRow, operations, transfers, *, landed_only: bool = False) -> str:
-    """:func:`holder_of` from rows already read; ``landed_only``: what the chain should show
-    (a reissue counts once its new version is on chain)."""
-    holder = ticket.owner_address
-    events = [(r.created_at, r.id, "reissue", r) for r in operations if r.kind == REISSUE]
-    events += [(r.created_at, r.id, "transfer", r) for r in transfers]
-    for _, _, kind, row in sorted(events, key=lambda e: (e[0], e[1])):
-        if kind == "reissue" and (row.status == Status.COMPLETED or not landed_only):
-            holder = row.payload["owner"]
-        elif kind == "transfer" and row.status == Status.COMPLETED:
-            holder = row.to_address
-    return holder
-
-
 @dataclass(frozen=True)
 class OnChain:
     """What the chain should show of a ticket, from its mint and its landed operations."""
@@ -247,7 +234,7 @@ def ticket_view(
             return None
         operations = uow.operations.for_ticket(ticket_id)
         transfers = uow.transfers.for_ticket(ticket_id)
-        holder = holder_of(uow, ticket)
+        holder = holder_from(ticket, operations, transfers)
     reissues = {op.version: op for op in operations if op.kind == REISSUE}
     versions = []
     for n in range(1, ticket.version + 1):

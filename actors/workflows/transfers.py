@@ -35,7 +35,7 @@ from actors.workflows.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from actors.workflows.tickets import holder_of, on_chain, version_address
+from actors.workflows.tickets import on_chain, version_address
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.keys import Payer
@@ -108,7 +108,7 @@ def enqueue_transfer(
                     "ticket_id", f"ticket {ticket_id} is held by {holder}, not by custody"
                 )
             if req.reason != "claim":
-                holder, address = resale_source(uow, mint, req.reason, mint_secret=mint_secret)
+                address = resale_address(uow, mint, req.reason, mint_secret=mint_secret)
             ((row, created),) = uow.transfers.add_intents(
                 [
                     {
@@ -147,9 +147,9 @@ def _waiting_for(uow: UnitOfWork, row) -> str | None:
     return None
 
 
-def resale_source(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> tuple[str, str]:
-    """Who holds the ticket and at which address, for a platform-run move; refuses what the
-    standard or the event's transfer policy does not allow."""
+def resale_address(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> str:
+    """The ticket's current version, for a platform-run move; refuses what the standard or
+    the event's transfer policy does not allow."""
     if mint.standard not in ("core", "token2022"):
         raise IntentConflict(
             "reason", f"{reason} is not supported for the {mint.standard} standard; use core"
@@ -170,8 +170,7 @@ def resale_source(uow: UnitOfWork, mint, reason: str, *, mint_secret: bytes) -> 
         raise IntentConflict(
             "reason", f"event {event.event_id} is non_transferable: only reason support"
         )
-    address = version_address(mint, mint.version, mint_secret=mint_secret)
-    return holder_of(uow, mint), address
+    return version_address(mint, mint.version, mint_secret=mint_secret)
 
 
 def ticket_transfer(row, standard: str, payer: Pubkey, *, close_source: bool) -> TicketTransfer:

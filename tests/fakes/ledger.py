@@ -386,14 +386,6 @@ class FakeOperationRepository(_FakeIntentRepository):
     def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[OperationRow]]:
         return {t: self.for_ticket(t) for t in ticket_ids}
 
-    def earlier_open(self, ticket_id: str, before_id: int) -> bool:
-        return any(
-            r.ticket_id == ticket_id
-            and r.id < before_id
-            and r.status in (Status.PENDING, Status.SUBMITTED)
-            for r in self._rows.values()
-        )
-
     def next_pending(self, ticket_ids: Sequence[str]) -> list[str]:
         out = []
         for ticket_id in dict.fromkeys(ticket_ids):
