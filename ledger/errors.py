@@ -7,3 +7,7 @@ class LedgerError(Exception):
 
 class MigrationError(LedgerError):
     """Raised when the migration scripts cannot be found or a migration fails."""
+
+
+class UnpublishedChange(LedgerError):
+    """Raised when a terminal change would commit without a publisher to write its event."""

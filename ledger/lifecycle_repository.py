@@ -23,6 +23,7 @@ class OperationRepository(IntentRepository[TicketOperation]):
                 select(TicketOperation)
                 .where(TicketOperation.ticket_id == ticket_id)
                 .order_by(TicketOperation.id)
+                .execution_options(populate_existing=True)
             ).all()
         )
 

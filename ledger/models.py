@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Double,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -232,3 +233,125 @@ class Metric(Base):
     metric_type: Mapped[str] = mapped_column(String(32), nullable=False)
     labels: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", nullable=False)
     timestamp: Mapped[datetime] = _now()
+
+
+# ---------------------------------------------------------------------------------------------
+# webhooks (DESIGN.md, Webhooks): endpoints, the outbox of events, and their delivery
+
+EVENT_TYPES = (
+    "mint.completed",
+    "mint.failed",
+    "transfer.completed",
+    "transfer.failed",
+    "collection.completed",
+    "ticket.checked_in",
+    "ticket.invalidated",
+    "ticket.reissued",
+)
+ENDPOINT_STATUSES = ("active", "disabled", "deleted")
+DISPATCH_STATUSES = ("pending", "delivered", "failed")
+DELIVERY_OUTCOMES = ("delivered", "failed", "interrupted")
+
+
+class WebhookEndpoint(Base):
+    """A receiver of events. ``secret_nonce`` is all the ledger keeps of a registered secret
+    (it is derived from the nonce and MINT_KEY_SECRET); ``default``'s comes from WEBHOOK_SECRET."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", name="uq_webhook_endpoints_endpoint_id"),
+        UniqueConstraint("name", name="uq_webhook_endpoints_name"),
+        CheckConstraint(_in("status", ENDPOINT_STATUSES), name="ck_webhook_endpoints_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    secret_nonce: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), server_default="active", nullable=False)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class WebhookEvent(Base):
+    """One event of the outbox, written in the transaction of the change it tells of."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_webhook_outbox_event_id"),
+        UniqueConstraint("subject", "sequence", name="uq_webhook_outbox_subject_sequence"),
+        CheckConstraint(_in("type", EVENT_TYPES), name="ck_webhook_outbox_type"),
+        Index("ix_webhook_outbox_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(160), nullable=False)  # ticket:T or event:E
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookDispatch(Base):
+    """One event owed to one endpoint: pending until delivered or failed for good. A ticket's
+    dispatches to an endpoint go one at a time, in sequence order."""
+
+    __tablename__ = "webhook_dispatches"
+    __table_args__ = (
+        CheckConstraint(_in("status", DISPATCH_STATUSES), name="ck_webhook_dispatches_status"),
+        Index("ix_webhook_dispatches_status_next", "status", "next_attempt_at"),
+        Index("ix_webhook_dispatches_order", "endpoint_id", "subject", "sequence"),
+        Index("ix_webhook_dispatches_outbox", "outbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("webhook_outbox.id"), nullable=False
+    )
+    endpoint_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("webhook_endpoints.id"), nullable=False
+    )
+    subject: Mapped[str] = mapped_column(String(160), nullable=False)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending", nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", nullable=False)
+    next_attempt_at: Mapped[datetime] = _now()
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class WebhookDelivery(Base):
+    """One attempt, recorded before the request leaves (``outcome`` NULL) and resolved after:
+    an attempt cut short by a crash stays explainable (``interrupted``)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            f"outcome IS NULL OR {_in('outcome', DELIVERY_OUTCOMES)}",
+            name="ck_webhook_deliveries_outcome",
+        ),
+        Index("ix_webhook_deliveries_dispatch", "dispatch_id"),
+        Index("ix_webhook_deliveries_event_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dispatch_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("webhook_dispatches.id"), nullable=False
+    )
+    event_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    endpoint_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Double)
+    error: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(16))

@@ -8,6 +8,7 @@ never hold the same row. Times come from the database (``now()``), the same for 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +27,24 @@ from ledger.models import (
 )
 
 M = TypeVar("M", NftMint, NftTransfer, NftCollection, TicketOperation)
+CHANGES = "ledger.changes"  # Session.info key: the terminal changes of the open transaction
+TERMINAL = (Status.COMPLETED, Status.FAILED)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A row reached a terminal status in this transaction (the unit of work publishes it)."""
+
+    table: str
+    key: str
+    status: str
+    slot: int | None = None  # the landing slot, when the caller knows it
+
+
+def note_change(session: Session, change: Change) -> None:
+    session.info.setdefault(CHANGES, []).append(change)
+
+
 # CollectionRepository and OperationRepository: ledger/lifecycle_repository.py
 DEFAULT_PAGE = 1000
 
@@ -123,13 +142,16 @@ class IntentRepository(Generic[M]):
         return list(self.session.scalars(stmt).all())
 
     # guarded transitions -------------------------------------------------------------------------
-    def _move(self, key: str, *, expected: str, **values: Any) -> bool:
+    def _move(self, key: str, *, expected: str, slot: int | None = None, **values: Any) -> bool:
         stmt = (
             update(self.model)
             .where(self.key == key, self.model.status == expected)
             .values(updated_at=func.now(), **values)
         )
-        return self.session.execute(stmt).rowcount == 1
+        moved = self.session.execute(stmt).rowcount == 1
+        if moved and values.get("status") in TERMINAL:
+            note_change(self.session, Change(self.model.__tablename__, key, values["status"], slot))
+        return moved
 
     def mark_submitted(
         self,
@@ -150,10 +172,17 @@ class IntentRepository(Generic[M]):
             attempts=self.model.attempts + 1,
         )
 
-    def mark_completed(self, key: str, *, expected: str, signature: str | None = None) -> bool:
+    def mark_completed(
+        self, key: str, *, expected: str, signature: str | None = None, slot: int | None = None
+    ) -> bool:
         extra = {"signature": signature} if signature else {}
         return self._move(
-            key, expected=expected, status=Status.COMPLETED, completed_at=func.now(), **extra
+            key,
+            expected=expected,
+            slot=slot,
+            status=Status.COMPLETED,
+            completed_at=func.now(),
+            **extra,
         )
 
     def mark_failed(self, key: str, *, expected: str, reason: str) -> bool:
@@ -298,6 +327,7 @@ class TransferRepository(IntentRepository[NftTransfer]):
                 select(NftTransfer)
                 .where(NftTransfer.ticket_id == ticket_id)
                 .order_by(NftTransfer.id)
+                .execution_options(populate_existing=True)
             ).all()
         )
 
@@ -309,7 +339,10 @@ class TransferRepository(IntentRepository[NftTransfer]):
             .on_conflict_do_nothing()
             .returning(NftTransfer.id)
         )
-        return self.session.scalar(stmt) is not None
+        recorded = self.session.scalar(stmt) is not None
+        if recorded:
+            note_change(self.session, Change("nft_transfers", row["transfer_id"], Status.COMPLETED))
+        return recorded
 
     def for_tickets(self, ticket_ids: Sequence[str]) -> dict[str, list[NftTransfer]]:
         """Each ticket's transfers in the order they were recorded."""

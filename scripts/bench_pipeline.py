@@ -75,12 +75,12 @@ def ceiling(n: int) -> float:
 
 
 def enqueue_all(stack: Stack, items: list[dict], *, rate: float | None = None):
+    from actors.entrypoints.services import services_for
     from actors.infra import config as cfg
-    from actors.infra.bootstrap import build_services
     from actors.workflows.intake import enqueue_mints
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
-    services = build_services(settings, chain=False)
+    services = services_for(settings, chain=False)
     kw = dict(
         uow_factory=services.uow_factory,
         mint_secret=cfg.reveal(settings.signer.mint_key_secret),

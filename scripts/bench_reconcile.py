@@ -38,12 +38,12 @@ def request(i: int) -> dict:
 
 
 def record_intents(stack: Stack, items: list[dict]) -> None:
+    from actors.entrypoints.services import services_for
     from actors.infra import config as cfg
-    from actors.infra.bootstrap import build_services
     from actors.workflows.intake import enqueue_mints
 
     settings = cfg.load_settings(stack.env, require=cfg.DATABASE + ("MINT_KEY_SECRET",))
-    services = build_services(settings, chain=False, broker=False)
+    services = services_for(settings, chain=False, broker=False)
     try:
         enqueue_mints(
             items,

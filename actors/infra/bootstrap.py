@@ -16,6 +16,7 @@ from actors.infra.broker import (
     TRANSFER_QUEUE,
     make_broker,
     notifier,
+    webhook_notifier,
 )
 from actors.infra.config import Settings
 from actors.infra.logs import register_settings_secrets
@@ -37,6 +38,10 @@ class Services:
     notify_transfers: Any = None  # wakes transfer workers for transfer ids
     notify_collections: Any = None  # wakes collection workers for event ids
     notify_operations: Any = None  # wakes lifecycle workers for operation ids
+    notify_webhooks: Any = None  # wakes webhook deliverers for (dispatch id, endpoint id)
+    # the unit of work's hook that writes webhook events beside terminal changes: set by the
+    # entry points (actors.entrypoints.services); without it such a commit raises
+    publish: Any = None
 
     def close(self) -> None:
         if self.chain is not None:
@@ -59,7 +64,7 @@ def build_services(
     if database:
         services.engine = make_engine(settings.database.url, pool_size=settings.database.pool_size)
         session_factory = make_session_factory(services.engine)
-        services.uow_factory = lambda: UnitOfWork(session_factory)
+        services.uow_factory = lambda: UnitOfWork(session_factory, publish=services.publish)
     if chain:
         services.chain = ChainClient(
             settings.chain.rpc_url,
@@ -82,6 +87,7 @@ def build_services(
         services.notify_operations = notifier(
             services.broker, queue=OPERATION_QUEUE, actor="apply_operation"
         )
+        services.notify_webhooks = webhook_notifier(services.broker)
     return services
 
 
@@ -93,4 +99,4 @@ def store_uow_factory(services: Services):
         return services.uow_factory
     engine = make_engine(url, pool_size=1)
     session_factory = make_session_factory(engine)
-    return lambda: UnitOfWork(session_factory)
+    return lambda: UnitOfWork(session_factory)  # metrics rows only: nothing to publish

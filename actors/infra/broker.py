@@ -44,6 +44,12 @@ COLLECTION_QUEUE = "collections"
 OPERATION_QUEUE = "operations"
 
 
+WEBHOOK_QUEUE = "webhooks"
+
+
+DEFAULT_ENDPOINT_WAIT = 10.0  # seconds a delivery waits for its endpoint's rate slot
+
+
 def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
     middleware = [
         AgeLimit(),
@@ -71,12 +77,65 @@ def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket"):
     return notify
 
 
+def webhook_notifier(broker):
+    """Wakes ``deliver_webhook`` for (dispatch id, endpoint id) pairs, at once or after
+    ``delay`` seconds (a retry's wait; Redis keeps it, the sweep covers its loss)."""
+    broker.declare_queue(WEBHOOK_QUEUE)
+
+    def notify(owed, *, delay: float | None = None):
+        for dispatch_id, endpoint_id in owed:
+            message = dramatiq.Message(
+                queue_name=WEBHOOK_QUEUE,
+                actor_name="deliver_webhook",
+                args=(dispatch_id, endpoint_id),
+                kwargs={},
+                options={},
+            )
+            broker.enqueue(message, delay=int(delay * 1000) if delay else None)
+
+    return notify
+
+
+class EndpointGates:
+    """One Redis bucket limiter per webhook endpoint: each endpoint gets its own rate."""
+
+    def __init__(
+        self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_ENDPOINT_WAIT
+    ):
+        self.backend = RedisBackend(client=broker.client)
+        self.per_second = per_second
+        self.wait = wait
+        self._gates: dict[int, RateGate] = {}
+        self._lock = threading.Lock()
+
+    def gate(self, endpoint_id: int) -> RateGate:
+        with self._lock:
+            if endpoint_id not in self._gates:
+                limiter = BucketRateLimiter(
+                    self.backend,
+                    f"webhook-endpoint-{endpoint_id}",
+                    limit=self.per_second,
+                    bucket=1000,
+                )
+                self._gates[endpoint_id] = RateGate(limiter=limiter, wait=self.wait)
+            return self._gates[endpoint_id]
+
+
 class RateGate:
     """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while."""
 
-    def __init__(self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_RATE_WAIT):
-        backend = RedisBackend(client=broker.client)
-        self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
+    def __init__(
+        self,
+        broker: RedisBroker | None = None,
+        *,
+        per_second: int = 0,
+        wait: float = DEFAULT_RATE_WAIT,
+        limiter: BucketRateLimiter | None = None,
+    ):
+        if limiter is None:
+            backend = RedisBackend(client=broker.client)
+            limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
+        self.limiter = limiter
         self.wait = wait
 
     def __enter__(self):

@@ -31,6 +31,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from actors.infra.errors import SettingsError
+from actors.infra.webhook_http import (
+    DEFAULT_DISABLE_AFTER,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_SCHEDULE,
+    DEFAULT_TIMEOUT,
+    check_secret,
+)
 from minter.errors import KeypairError
 from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file
 
@@ -90,12 +97,31 @@ def _read_payer(value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def _webhook_secret(secret: SecretBytes) -> SecretBytes:
+    check_secret(secret.get_secret_value().decode(errors="replace"))
+    return secret
+
+
+def _schedule(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = tuple(float(p) for p in value.split(","))
+        except ValueError:
+            raise ValueError("must be comma-separated seconds, e.g. 0,5,300") from None
+    if not value or any(not (0 <= v < float("inf")) for v in value):
+        raise ValueError("must be one or more non-negative seconds")
+    return value
+
+
 PostgresUrl = Annotated[str, _url(("postgresql", "postgres", "postgresql+psycopg"), need_path=True)]
 RedisUrl = Annotated[str, _url(("redis", "rediss", "unix"))]
 RpcUrl = Annotated[str, _url(("http", "https"))]
 Secret = Annotated[SecretBytes, AfterValidator(_long_enough)]
 PayerKey = Annotated[Payer, BeforeValidator(_read_payer)]
 Seconds = Annotated[float, Field(ge=0)]
+WebhookSecret = Annotated[SecretBytes, AfterValidator(_webhook_secret)]
+Schedule = Annotated[tuple[float, ...], BeforeValidator(_schedule)]
+WebhookUrl = Annotated[str, _url(("http", "https"))]
 Count = Annotated[int, Field(ge=0)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
@@ -190,6 +216,17 @@ class WorkerSettings(_Section):
     metrics_host: str = _var("WORKER_METRICS_HOST", DEFAULT_METRICS_HOST)
 
 
+class WebhookSettings(_Section):
+    # WEBHOOK_URL with WEBHOOK_SECRET: the endpoint "default", beside those of the API
+    url: WebhookUrl | None = _var("WEBHOOK_URL")
+    secret: WebhookSecret | None = _var("WEBHOOK_SECRET")
+    allow_http_loopback: bool = _var("WEBHOOK_ALLOW_HTTP_LOOPBACK", False)  # development only
+    timeout: float = _var("WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT, gt=0)
+    schedule: Schedule = _var("WEBHOOK_RETRY_SCHEDULE", DEFAULT_SCHEDULE)
+    rate_limit: int = _var("WEBHOOK_RATE_LIMIT", DEFAULT_RATE_LIMIT, ge=1)  # per endpoint, /s
+    disable_after: Seconds = _var("WEBHOOK_DISABLE_AFTER", DEFAULT_DISABLE_AFTER)
+
+
 class LoggingSettings(_Section):
     format: Literal["json", "console"] | None = _var("LOG_FORMAT")  # None: console on a tty
     level: LogLevel = _var("LOG_LEVEL", DEFAULT_LOG_LEVEL)
@@ -236,6 +273,7 @@ class Settings(BaseSettings):
     minting: MintingSettings = Field(default_factory=MintingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

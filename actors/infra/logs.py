@@ -48,7 +48,11 @@ def register_secrets(values: Iterable[bytes]) -> None:
 
 def register_settings_secrets(settings) -> None:
     """The secrets of a :class:`actors.infra.config.Settings`, registered for cutting."""
-    secrets = (settings.signer.mint_key_secret, settings.api.jwt_secret)
+    secrets = (
+        settings.signer.mint_key_secret,
+        settings.api.jwt_secret,
+        settings.webhooks.secret,
+    )
     values = [s.get_secret_value() for s in secrets if s is not None]
     if settings.signer.payer is not None:
         values.append(bytes(settings.signer.payer.keypair))

@@ -71,6 +71,30 @@ def _declare(reg: CollectorRegistry) -> dict[str, object]:
         "block_height": Gauge(
             "solana_block_height", "Cluster block height", registry=reg, multiprocess_mode=LEDGER
         ),
+        "webhook_deliveries": Counter(
+            "minting_webhook_deliveries",
+            "Webhook attempts by result (delivered, retry, failed: the last try failed)",
+            ["result"],
+            registry=reg,
+        ),
+        "webhook_latency": Histogram(
+            "minting_webhook_delivery_seconds",
+            "Seconds from a webhook request's connect to its answer (or its failure)",
+            buckets=RPC_BUCKETS[3:] + (15, 30),
+            registry=reg,
+        ),
+        "webhook_oldest": Gauge(
+            "minting_webhook_oldest_undelivered_seconds",
+            "Age of the oldest event still owed to an active endpoint",
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "webhook_disabled": Gauge(
+            "minting_webhook_endpoints_disabled",
+            "Endpoints disabled after failing for too long",
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
     }
 
 
@@ -84,6 +108,8 @@ def registry() -> CollectorRegistry:
             for kind in ("mint", "transfer"):  # shown at 0 before the first one happens
                 _series["sends"].labels(kind)
                 _series["rebroadcasts"].labels(kind)
+            for result in ("delivered", "retry", "failed"):
+                _series["webhook_deliveries"].labels(result)
             _registry = reg
         return _registry
 
@@ -114,3 +140,8 @@ def rpc_call(method: str, seconds: float) -> None:
 
 def rpc_fault(method: str, kind: str) -> None:
     series("rpc_errors").labels(method, kind).inc()
+
+
+def webhook_attempt(result: str, seconds: float) -> None:
+    series("webhook_deliveries").labels(result).inc()
+    series("webhook_latency").observe(seconds)

@@ -130,7 +130,12 @@ def get_event(event_id: str, *, uow_factory: UnitOfWorkFactory) -> dict | None:
         row = uow.collections.get(event_id)
         if row is None:
             return None
-        counts = uow.mints.count_by_status_for_event(event_id)
+        return render_event(uow, row)
+
+
+def render_event(uow: UnitOfWork, row) -> dict:
+    """The event as its route shows it, read in ``uow`` (also its webhook events' data)."""
+    counts = uow.mints.count_by_status_for_event(row.event_id)
     fields = {k: v for k, v in row.payload.items()}
     return {
         **fields,

@@ -129,16 +129,16 @@ def complete_from_history(uow: UnitOfWork, row, chain: Chain, *, expected: str, 
     """It happened on chain: find which recorded attempt landed, and complete with it."""
     key = kind.key_of(row)
     attempts = uow.attempts.list_for(kind.name, key)
-    landed = None
+    landed, slot = None, None
     if attempts:
         statuses = chain.statuses([Signature.from_string(a.signature) for a in attempts])
         for attempt, status in zip(attempts, statuses, strict=True):
             if status is not None and status.err is None:
-                landed = attempt.signature
+                landed, slot = attempt.signature, status.slot
                 uow.attempts.set_outcome(attempt.signature, Outcome.LANDED)
             elif attempt.outcome is None:
                 uow.attempts.set_outcome(attempt.signature, Outcome.SUPERSEDED)
-    kind.repo(uow).mark_completed(key, expected=expected, signature=landed)
+    kind.repo(uow).mark_completed(key, expected=expected, signature=landed, slot=slot)
 
 
 @dataclass
@@ -226,7 +226,9 @@ def _resolve_landed(
     if _level(seen.status) < need:
         stats.waiting += 1
         return
-    kind.repo(uow).mark_completed(kind.key_of(seen.row), expected=Status.SUBMITTED)
+    kind.repo(uow).mark_completed(
+        kind.key_of(seen.row), expected=Status.SUBMITTED, slot=seen.status.slot
+    )
     uow.attempts.set_outcome(seen.row.signature, Outcome.LANDED)
     stats.completed += 1
     stats.completed_ids.append(kind.key_of(seen.row))

@@ -41,6 +41,9 @@ def refresh_from_ledger(uow: UnitOfWork, since: datetime | None) -> datetime | N
     ):
         for status in Status:
             metrics.series("rows").labels(table, status.value).set(by_status.get(status, 0))
+    metrics.series("webhook_oldest").set(uow.webhooks.oldest_undelivered())
+    disabled = sum(e.status == "disabled" for e in uow.webhooks.endpoints())
+    metrics.series("webhook_disabled").set(disabled)
     if since is None:
         return uow.mints.db_now()
     latest = since

@@ -232,9 +232,14 @@ def ticket_view(
         ticket = uow.mints.get(ticket_id)
         if ticket is None or not visible(ticket):
             return None
-        operations = uow.operations.for_ticket(ticket_id)
-        transfers = uow.transfers.for_ticket(ticket_id)
-        holder = holder_from(ticket, operations, transfers)
+        return render_ticket(uow, ticket, mint_secret=mint_secret)
+
+
+def render_ticket(uow: UnitOfWork, ticket: MintRow, *, mint_secret: bytes) -> dict:
+    """The ticket as its route shows it, read in ``uow`` (also its webhook events' data)."""
+    operations = uow.operations.for_ticket(ticket.ticket_id)
+    transfers = uow.transfers.for_ticket(ticket.ticket_id)
+    holder = holder_from(ticket, operations, transfers)
     reissues = {op.version: op for op in operations if op.kind == REISSUE}
     versions = []
     for n in range(1, ticket.version + 1):

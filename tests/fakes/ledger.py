@@ -161,6 +161,7 @@ class FakeUnitOfWork:
         self.collections = FakeCollectionRepository(self._work["collections"], self._ledger)
         self.operations = FakeOperationRepository(self._work["operations"], self._ledger)
         self.metrics = FakeMetricsRepository(self._ledger)
+        self.webhooks = FakeWebhookRepository()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,6 +171,20 @@ class FakeUnitOfWork:
     def commit(self) -> None:
         self._ledger.tables = copy.deepcopy(self._work)
         self._ledger.commits += 1
+
+
+class FakeWebhookRepository:
+    """No endpoints, so nothing is ever owed (the webhook workflows run on Postgres in
+    tests/integration)."""
+
+    def due(self, *, grace, limit: int) -> list[tuple[int, int]]:
+        return []
+
+    def oldest_undelivered(self) -> float:
+        return 0.0
+
+    def endpoints(self) -> list:
+        return []
 
 
 def _by_id(row) -> int:
@@ -272,7 +287,9 @@ class _FakeIntentRepository:
             attempts=(row.attempts + 1) if row else 0,
         )
 
-    def mark_completed(self, key: str, *, expected: str, signature: str | None = None) -> bool:
+    def mark_completed(
+        self, key: str, *, expected: str, signature: str | None = None, slot: int | None = None
+    ) -> bool:
         extra = {"signature": signature} if signature else {}
         now = self._ledger.now
         return self._move(

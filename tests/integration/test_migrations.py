@@ -38,7 +38,7 @@ def tables(url):
 
 def test_upgrade_creates_tables_keys_and_checks(database_url):
     upgrade(database_url)
-    assert current(database_url) == "0003"
+    assert current(database_url) == "0004"
     assert {"nft_mints", "nft_transfers", "nft_attempts", "nft_collections", "metrics"} <= tables(
         database_url
     )
@@ -111,4 +111,4 @@ def test_0002_adds_core_and_downgrades_to_0001(database_url):
     assert "nft_collections" not in tables(database_url)
     assert "'core'" not in check_constraints(database_url, "nft_mints")["ck_nft_mints_standard"]
     upgrade(database_url)
-    assert current(database_url) == "0003"
+    assert current(database_url) == "0004"

@@ -17,8 +17,10 @@ from actors.infra.broker import (
     MINT_QUEUE,
     OPERATION_QUEUE,
     TRANSFER_QUEUE,
+    WEBHOOK_QUEUE,
     Ticker,
 )
+from actors.infra.config import WebhookSettings
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 from tests.unit.conftest import SECRET, World
@@ -49,6 +51,16 @@ class OpenGate:
         return False
 
 
+class OpenGates:
+    """Stands in for :class:`actors.infra.broker.EndpointGates` (Redis buckets too)."""
+
+    def __init__(self, broker, *, per_second: int) -> None:
+        self.per_second = per_second
+
+    def gate(self, endpoint_id: int) -> OpenGate:
+        return OpenGate(None, per_second=self.per_second)
+
+
 def services_of(world: World) -> SimpleNamespace:
     """What ``build_services`` hands the worker, with the settings ``register_actors`` reads."""
     settings = SimpleNamespace(
@@ -61,6 +73,7 @@ def services_of(world: World) -> SimpleNamespace:
             confirm_interval=TICK,
             sweep_interval=TICK,
         ),
+        webhooks=WebhookSettings(),
     )
     return SimpleNamespace(
         settings=settings,
@@ -70,6 +83,7 @@ def services_of(world: World) -> SimpleNamespace:
         notify_transfers=world.woken_transfers.extend,
         notify_collections=world.woken_collections.extend,
         notify_operations=world.woken_operations.extend,
+        notify_webhooks=lambda owed, delay=None: None,
     )
 
 
@@ -77,6 +91,7 @@ def services_of(world: World) -> SimpleNamespace:
 def broker(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setattr(actors, "RateGate", OpenGate)
+    monkeypatch.setattr(actors, "EndpointGates", OpenGates)
     OpenGate.entered = 0
     broker = StubBroker()
     broker.emit_after("process_boot")
@@ -96,31 +111,38 @@ def run(broker, *queues: str) -> None:
         worker.stop()
 
 
-def test_the_six_actors_are_declared_on_their_queues(broker, world):
+def test_the_eight_actors_are_declared_on_their_queues(broker, world):
     ns = actors.register_actors(broker, services_of(world))
     assert set(broker.get_declared_actors()) == {
         "mint_ticket",
         "transfer_ticket",
         "create_collection",
         "apply_operation",
+        "deliver_webhook",
         "confirm_submitted",
         "sweep",
+        "sweep_webhooks",
     }
     for name, queue in (
         ("mint_ticket", MINT_QUEUE),
         ("transfer_ticket", TRANSFER_QUEUE),
         ("create_collection", COLLECTION_QUEUE),
         ("apply_operation", OPERATION_QUEUE),
+        ("deliver_webhook", WEBHOOK_QUEUE),
     ):
         actor = broker.get_actor(name)
         assert actor.queue_name == queue
         assert {k: actor.options.get(k) for k in RETRIED} == RETRIED
-    for name in ("confirm_submitted", "sweep"):
+    for name in ("confirm_submitted", "sweep", "sweep_webhooks"):
         actor = broker.get_actor(name)
         assert actor.queue_name == CONTROL_QUEUE
         assert (actor.options["max_retries"], actor.options["max_age"]) == (0, 60_000)
     (ticker,) = [m for m in broker.middleware if isinstance(m, Ticker)]
-    assert ticker.jobs == [(ns.confirm_submitted, TICK), (ns.sweep, TICK)]
+    assert ticker.jobs == [
+        (ns.confirm_submitted, TICK),
+        (ns.sweep, TICK),
+        (ns.sweep_webhooks, actors.DEFAULT_WEBHOOK_SWEEP),
+    ]
 
 
 def test_a_mint_message_runs_process_mint_through_the_services(broker, world):

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from actors.infra.bootstrap import build_services
+from actors.entrypoints.services import services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
@@ -45,7 +45,7 @@ def _check_id(event_id: str) -> None:
 
 def put_command(args: argparse.Namespace, settings: Settings) -> int:
     _check_id(args.event_id)
-    services = build_services(settings, chain=False)
+    services = services_for(settings, chain=False)
     try:
         put_event(
             args.event_id,
@@ -65,7 +65,7 @@ def put_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings, chain=False, broker=False)
+    services = services_for(settings, chain=False, broker=False)
     try:
         event = None
         if is_identifier(args.event_id, limit=MAX_EXTRA):

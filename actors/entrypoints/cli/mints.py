@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tqdm import tqdm
 
-from actors.infra.bootstrap import build_services
+from actors.entrypoints.services import services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import CapacityReached, IntentConflict
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
@@ -91,7 +91,7 @@ def summary(results: Sequence[Enqueued]) -> str:
 
 def enqueue_command(args: argparse.Namespace, settings: Settings) -> int:
     items = read_csv(args.csv) if args.csv else [_item_from_flags(args)]
-    services = build_services(settings, chain=False)
+    services = services_for(settings, chain=False)
     progress = _Progress(len(items))
     try:
         results = enqueue_mints(
@@ -124,7 +124,7 @@ def enqueue_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings, broker=False)
+    services = services_for(settings, broker=False)
     try:
         report = ticket_status(
             args.ticket_id, uow_factory=services.uow_factory, chain=services.chain
@@ -154,7 +154,7 @@ def _print(rows: Iterable[Mapping], columns: Sequence[str], *, as_json: bool) ->
 
 def transfer_command(args: argparse.Namespace, settings: Settings) -> int:
 
-    services = build_services(settings, chain=False)
+    services = services_for(settings, chain=False)
     try:
         result = enqueue_transfer(
             {

@@ -11,8 +11,8 @@ from datetime import timedelta
 from tqdm import tqdm
 
 from actors.entrypoints.cli.mints import format_table
+from actors.entrypoints.services import services_for
 from actors.infra import config as cfg
-from actors.infra.bootstrap import build_services
 from actors.infra.config import Settings
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
 from actors.workflows.health import Health
@@ -24,7 +24,7 @@ def _health(services):
 
 
 def health_command(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
+    services = services_for(settings)
     try:
         report = _health(services).readiness()
     finally:
@@ -42,7 +42,7 @@ def health_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def balance_command(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings, broker=False)
+    services = services_for(settings, broker=False)
     try:
         report = _health(services).balance()
     finally:
@@ -62,7 +62,7 @@ def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.fix:  # repairs are re-enqueued
         settings.require(cfg.QUEUE)
-    services = build_services(settings, broker=args.fix)
+    services = services_for(settings, broker=args.fix)
     try:
         with services.uow_factory() as uow:
             total = sum(uow.mints.count_by_status().values())

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from actors.infra.bootstrap import build_services
+from actors.entrypoints.services import services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK
@@ -16,7 +16,7 @@ from minter.nft.operation import CHECK_IN, INVALIDATE, REISSUE
 
 
 def _operate(kind: str, body: dict, args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings, chain=False)
+    services = services_for(settings, chain=False)
     try:
         done = operate(
             kind,
@@ -73,7 +73,7 @@ def reissue_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def history_command(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings, chain=False, broker=False)
+    services = services_for(settings, chain=False, broker=False)
     try:
         view = ticket_view(
             args.ticket_id,

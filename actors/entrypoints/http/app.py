@@ -35,7 +35,7 @@ from actors.entrypoints.http.roles import (
 )
 from actors.entrypoints.http.rows import MintRow, mint_json
 from actors.entrypoints.http.tickets import add_ticket_routes
-from actors.infra.bootstrap import build_services
+from actors.entrypoints.services import put_default_endpoint, services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.infra.metrics import registry
@@ -43,6 +43,7 @@ from actors.workflows.health import Health
 from actors.workflows.intake import enqueue_mint
 from actors.workflows.report import refresh_from_chain, refresh_from_ledger
 from actors.workflows.transfers import TransferSigner, enqueue_transfer
+from actors.workflows.views import transfer_view
 from minter.errors import ValidationError
 from minter.nft.request import MintBody, TransferBody, field_errors, is_identifier
 
@@ -226,16 +227,7 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
                     row = None
         if row is None:
             raise HTTPException(404, f"no transfer {transfer_id}")
-        return {
-            "transfer_id": row.transfer_id,
-            "ticket_id": row.ticket_id,
-            "token_address": row.token_address,
-            "from": row.from_address,
-            "to": row.to_address,
-            "status": row.status,
-            "signature": row.signature,
-            "last_error": row.last_error,
-        }
+        return transfer_view(row)
 
 
 def _add_ops_routes(app: FastAPI, services, *, health) -> None:
@@ -279,6 +271,7 @@ def build_app(settings: Settings) -> FastAPI:
     """The app over services built from ``settings`` (what ``minter api`` serves); it closes
     them on shutdown."""
 
-    services = build_services(settings)
+    services = services_for(settings)
+    put_default_endpoint(services)
     health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
     return create_app(services, health=health)

@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from actors.workflows.views import mint_view
+
 
 class MintRow(BaseModel):
     ticket_id: str
@@ -22,18 +24,4 @@ class MintRow(BaseModel):
 
 
 def mint_json(row) -> dict[str, Any]:
-    return MintRow(
-        ticket_id=row.ticket_id,
-        mint_address=row.mint_address,
-        status=row.status,
-        owner=row.owner_address,
-        standard=row.standard,
-        signature=row.signature,
-        last_error=row.last_error,
-        created_at=row.created_at.isoformat() if row.created_at else None,
-        completed_at=row.completed_at.isoformat() if row.completed_at else None,
-        event_id=row.event_id,
-        venue_id=row.venue_id,
-        state=row.state,
-        version=row.version,
-    ).model_dump()
+    return MintRow(**mint_view(row)).model_dump()

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import dramatiq
 import structlog
 
+from actors.entrypoints import services as wiring
 from actors.entrypoints.worker.reporter import run_reporter
 from actors.infra.broker import (
     COLLECTION_QUEUE,
@@ -21,11 +22,14 @@ from actors.infra.broker import (
     MINT_QUEUE,
     OPERATION_QUEUE,
     TRANSFER_QUEUE,
+    WEBHOOK_QUEUE,
+    EndpointGates,
     RateGate,
     Ticker,
 )
 from actors.infra.config import reveal
 from actors.workflows import collections, lifecycle, mints, ticket_ops, transfers
+from actors.workflows.webhooks import delivery
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 
@@ -33,6 +37,7 @@ DEFAULT_MAX_RETRIES = 20
 DEFAULT_MIN_BACKOFF = 200  # ms
 DEFAULT_MAX_BACKOFF = 30_000
 DEFAULT_MAX_AGE = 24 * 3600 * 1000  # ms; older messages are dropped, the sweeper re-enqueues
+DEFAULT_WEBHOOK_SWEEP = 1.0  # seconds between webhook sweeps (they wake lost or due retries)
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +150,8 @@ def register_actors(broker, services):
                 pending_age=timedelta(seconds=settings.minting.pending_age),
             )
 
+    deliver_webhook, sweep_webhooks = _webhook_actors(broker, services)
+
     retry_opts = dict(
         max_retries=DEFAULT_MAX_RETRIES,
         min_backoff=DEFAULT_MIN_BACKOFF,
@@ -181,13 +188,52 @@ def register_actors(broker, services):
         confirm_submitted, actor_name="confirm_submitted", **control
     )
     ns.sweep = dramatiq.actor(sweep, actor_name="sweep", **control)
+    ns.deliver_webhook = dramatiq.actor(
+        deliver_webhook,
+        broker=broker,
+        actor_name="deliver_webhook",
+        queue_name=WEBHOOK_QUEUE,
+        **retry_opts,
+    )
+    ns.sweep_webhooks = dramatiq.actor(sweep_webhooks, actor_name="sweep_webhooks", **control)
     ns.notify = notify
     broker.add_middleware(
         Ticker(
             jobs=[
                 (ns.confirm_submitted, settings.minting.confirm_interval),
                 (ns.sweep, settings.minting.sweep_interval),
+                (ns.sweep_webhooks, DEFAULT_WEBHOOK_SWEEP),
             ]
         )
     )
     return ns
+
+
+def _webhook_actors(broker, services):
+    """deliver_webhook (one attempt of one dispatch, then its retry or its successor woken)
+    and sweep_webhooks (what lost its wake-up)."""
+    settings = services.settings
+    gates = EndpointGates(broker, per_second=settings.webhooks.rate_limit)
+    sender = wiring.sender(settings)
+    policy = wiring.policy(settings)
+    secret_for = wiring.secret_for(settings)
+    wake = services.notify_webhooks
+
+    def deliver_webhook(dispatch_id: int, endpoint_id: int) -> None:
+        with gates.gate(endpoint_id):
+            outcome = delivery.deliver(
+                dispatch_id,
+                uow_factory=services.uow_factory,
+                sender=sender,
+                secret_for=secret_for,
+                policy=policy,
+            )
+        if outcome.result == delivery.RETRY:
+            wake([(dispatch_id, endpoint_id)], delay=outcome.retry_in)
+        if outcome.wake:
+            wake(outcome.wake)
+
+    def sweep_webhooks() -> None:
+        delivery.sweep(uow_factory=services.uow_factory, wake=wake)
+
+    return deliver_webhook, sweep_webhooks

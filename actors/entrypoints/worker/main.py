@@ -4,14 +4,15 @@
 that process tree, so building here at import time is the point of the module.
 """
 
+from actors.entrypoints.services import put_default_endpoint, services_for
 from actors.entrypoints.worker.actors import register_actors
 from actors.infra import config as cfg
-from actors.infra.bootstrap import build_services
 from actors.infra.logs import configure_logging
 
 settings = cfg.load_settings(require=cfg.DATABASE + cfg.QUEUE + cfg.CHAIN)
 configure_logging(fmt=settings.logging.format, level=settings.logging.level)
 
-services = build_services(settings)
+services = services_for(settings)
+put_default_endpoint(services)
 broker = services.broker
 actors = register_actors(broker, services)

@@ -37,7 +37,7 @@ def run_reporter() -> None:
     settings = cfg.load_settings(require=cfg.DATABASE + ("SOLANA_RPC_URL", cfg.PAYER_VARIABLE))
     configure_logging(fmt=settings.logging.format, level=settings.logging.level)
     interval = settings.minting.metrics_interval
-    services = build_services(settings, broker=False)
+    services = build_services(settings, broker=False)  # reads only: no events to publish
     store = store_uow_factory(services)
     # PROMETHEUS_MULTIPROC_DIR and MINTER_WORKER_STARTED are process plumbing that `minter
     # worker` sets for its children, not operator settings (so not in the settings model)

@@ -1,0 +1,65 @@
+"""What every entry point builds: :func:`actors.infra.bootstrap.build_services` plus the
+workflows' hook that writes webhook events beside the ledger's terminal changes, and the
+webhook sender and secrets of the settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from actors.infra.bootstrap import Services, build_services
+from actors.infra.config import Settings, reveal
+from actors.infra.errors import SettingsError
+from actors.infra.webhook_http import UrlRefused, WebhookSender, check_url
+from actors.workflows.webhooks import endpoints, outbox
+from actors.workflows.webhooks.delivery import DeliveryPolicy
+
+
+def services_for(settings: Settings, **parts: bool) -> Services:
+    """``build_services(settings, **parts)`` with the outbox publisher wired in."""
+    services = build_services(settings, **parts)
+    services.publish = outbox.publisher(
+        mint_secret=reveal(settings.signer.mint_key_secret), wake=services.notify_webhooks
+    )
+    return services
+
+
+def vet(settings: Settings):
+    """The URL check of registrations and deliveries, with the loopback switch of the settings."""
+    allow = settings.webhooks.allow_http_loopback
+    return lambda url: check_url(url, allow_http_loopback=allow)
+
+
+def sender(settings: Settings) -> WebhookSender:
+    wh = settings.webhooks
+    return WebhookSender(timeout=wh.timeout, allow_http_loopback=wh.allow_http_loopback)
+
+
+def policy(settings: Settings) -> DeliveryPolicy:
+    wh = settings.webhooks
+    return DeliveryPolicy(
+        schedule=tuple(wh.schedule),
+        timeout=wh.timeout,
+        disable_after=timedelta(seconds=wh.disable_after),
+    )
+
+
+def secret_for(settings: Settings):
+    default = settings.webhooks.secret
+    return endpoints.secret_source(
+        master=reveal(settings.signer.mint_key_secret) or b"",
+        default_secret=default.get_secret_value().decode() if default is not None else None,
+    )
+
+
+def put_default_endpoint(services: Services) -> None:
+    """WEBHOOK_URL's endpoint as the settings say (a server or the workers start with it)."""
+    wh = services.settings.webhooks
+    if (wh.url is None) != (wh.secret is None):
+        missing = "WEBHOOK_SECRET" if wh.secret is None else "WEBHOOK_URL"
+        raise SettingsError(missing, "must be set with WEBHOOK_URL and WEBHOOK_SECRET together")
+    try:
+        endpoints.put_default(
+            wh.url, uow_factory=services.uow_factory, vet=vet(services.settings)
+        )
+    except UrlRefused as exc:
+        raise SettingsError("WEBHOOK_URL", str(exc)) from None

@@ -1,0 +1,159 @@
+"""Delivery of owed events: one attempt per call, recorded before its request leaves.
+
+The lifecycle of a dispatch (an event owed to an endpoint): ``pending`` → claimed (a lease, an
+attempt row with no outcome, committed) → the signed POST → ``delivered``, or back to
+``pending`` with the next try on the schedule, or ``failed`` after the last one. A worker that
+dies mid-request leaves its lease to expire and its attempt to be marked ``interrupted`` by the
+next claim; the sweep re-wakes anything whose wake-up was lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from typing import Protocol
+
+import structlog
+
+from actors.infra import metrics
+from actors.infra.webhook_http import (
+    DEFAULT_DISABLE_AFTER,
+    DEFAULT_SCHEDULE,
+    DEFAULT_TIMEOUT,
+    AttemptResult,
+)
+from actors.workflows.ports import UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_SWEEP_GRACE = timedelta(seconds=2)
+DEFAULT_SWEEP_LIMIT = 1000
+
+DELIVERED, RETRY, FAILED, SKIPPED = "delivered", "retry", "failed", "skipped"
+
+
+class Sender(Protocol):
+    def send(self, url: str, *, secret: str, event_id: str, body: str) -> AttemptResult: ...
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """When to try again, how long to wait for an answer, and when to give up on an endpoint."""
+
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    timeout: float = DEFAULT_TIMEOUT
+    disable_after: timedelta = timedelta(seconds=DEFAULT_DISABLE_AFTER)
+
+    @property
+    def lease(self) -> timedelta:
+        # past the request's own deadline, so a live worker never loses its lease mid-request
+        return timedelta(seconds=2 * self.timeout + 5)
+
+    def retry_in(self, attempt: int) -> float | None:
+        """Seconds before the attempt after ``attempt`` (1-based), or None: it was the last."""
+        return self.schedule[attempt] if attempt < len(self.schedule) else None
+
+
+@dataclass
+class Outcome:
+    result: str
+    retry_in: float | None = None
+    wake: list[tuple[int, int]] = field(default_factory=list)  # the subject's next in line
+
+
+def event_body(event) -> str:
+    """The request body, the same bytes on every attempt and replay."""
+    created = event.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "id": event.event_id,
+            "type": event.type,
+            "created_at": created,
+            "sequence": event.sequence,
+            "data": event.data,
+        },
+        separators=(",", ":"),
+    )
+
+
+def deliver(
+    dispatch_id: int,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    sender: Sender,
+    secret_for: Callable[[object], str | None],
+    policy: DeliveryPolicy,
+) -> Outcome:
+    """One attempt of one dispatch, if its time and its turn have come."""
+    with uow_factory() as uow:
+        claimed = uow.webhooks.claim(
+            dispatch_id, lease=policy.lease, max_attempts=len(policy.schedule)
+        )
+        uow.commit()
+    if claimed is None:
+        return Outcome(SKIPPED)
+    event, endpoint = claimed.event, claimed.endpoint
+    secret = secret_for(endpoint)
+    if secret is None:
+        result = AttemptResult(False, None, 0.0, "no secret for this endpoint (WEBHOOK_SECRET?)")
+    else:
+        result = sender.send(
+            endpoint.url, secret=secret, event_id=event.event_id, body=event_body(event)
+        )
+    retry_in = None if result.delivered else policy.retry_in(claimed.attempt)
+    outcome = DELIVERED if result.delivered else (RETRY if retry_in is not None else FAILED)
+    with uow_factory() as uow:
+        uow.webhooks.record_attempt(
+            claimed.delivery_id,
+            delivered=result.delivered,
+            status_code=result.status_code,
+            latency=result.latency,
+            error=result.error,
+        )
+        disabled = False
+        if result.delivered:
+            uow.webhooks.delivered(dispatch_id, endpoint.id)
+        else:
+            disabled = uow.webhooks.failed(
+                dispatch_id,
+                endpoint.id,
+                error=result.error or "failed",
+                retry_in=retry_in,
+                disable_after=policy.disable_after,
+            )
+        following = None
+        if outcome != RETRY:
+            following = uow.webhooks.next_in_line(endpoint.id, event.subject)
+        uow.commit()
+    metrics.webhook_attempt(outcome, result.latency)
+    log.info(
+        "webhook_attempt",
+        event_id=event.event_id,
+        endpoint=endpoint.endpoint_id,
+        attempt=claimed.attempt,
+        result=outcome,
+        status_code=result.status_code,
+        error=result.error,
+    )
+    if disabled:
+        log.warning("webhook_endpoint_disabled", endpoint=endpoint.endpoint_id)
+    wake = [(following, endpoint.id)] if following is not None else []
+    return Outcome(outcome, retry_in=retry_in, wake=wake)
+
+
+def sweep(
+    *,
+    uow_factory: UnitOfWorkFactory,
+    wake: Callable[[list[tuple[int, int]]], None],
+    grace: timedelta = DEFAULT_SWEEP_GRACE,
+    limit: int = DEFAULT_SWEEP_LIMIT,
+) -> int:
+    """Wake dispatches that are due and unclaimed for ``grace``: their wake-up was lost."""
+    with uow_factory() as uow:
+        owed = uow.webhooks.due(grace=grace, limit=limit)
+        uow.commit()
+    if owed:
+        wake(owed)
+    return len(owed)
