@@ -125,6 +125,22 @@ class Health:
                 if name in DEPENDENCIES and results[name][1].startswith("unreachable")
             ],
             "checks": {name: detail for name, (_, detail) in results.items()},
+            "webhooks": self._webhooks(),
+        }
+
+    def _webhooks(self) -> dict:
+        """Shown, not gating: a receiver that is down must not take the minting API out of
+        its load balancer; ops see the disabled endpoints here and in the metrics."""
+        try:
+            with self.services.uow_factory() as uow:
+                rows = uow.webhooks.endpoints()
+                oldest = uow.webhooks.oldest_undelivered()
+        except Exception as exc:  # Postgres is reported above
+            return {"error": type(exc).__name__}
+        return {
+            "endpoints": len(rows),
+            "disabled": [r.endpoint_id for r in rows if r.status == "disabled"],
+            "oldest_undelivered_seconds": round(oldest, 3),
         }
 
     def balance(self) -> dict:

@@ -180,6 +180,10 @@ class Receiver:
         )
         self._thread.start()
 
+    def use_secret(self, secret: str) -> None:
+        """Verify with ``secret`` from now on (an endpoint's, known once it is registered)."""
+        self._webhook = Webhook(secret)
+
     def set_faults(
         self, *, fail_rate: float | None = None, timeout_rate: float | None = None
     ) -> None:

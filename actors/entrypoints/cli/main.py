@@ -150,6 +150,15 @@ def _tickets(name: str) -> Command:
     return run
 
 
+def _webhooks(name: str) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from actors.entrypoints.cli import webhooks  # see the module docstring
+
+        return getattr(webhooks, name)(args, settings)
+
+    return run
+
+
 def cmd_localnet(args: argparse.Namespace, settings: Settings) -> int:
     from minter.localnet.cli import run  # a development tool: loaded only for this command
 
@@ -266,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     # REDIS_URL too with --fix: the command asks for it (it re-enqueues what it repairs)
     p.set_defaults(func=_ops("reconcile_command"), needs=cfg.DATABASE + ("SOLANA_RPC_URL",))
     _add_event(sub)
+    _add_webhooks(sub)
     _add_ticket(sub)
     p = sub.add_parser("config", help="the effective settings by section, secrets masked")
     p.add_argument("--json", action="store_true")
@@ -319,6 +329,20 @@ def _add_ticket(sub: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("history", help="state, versions, holder and history")
     p.add_argument("ticket_id")
     p.set_defaults(func=_tickets("history_command"), needs=cfg.DATABASE + ("MINT_KEY_SECRET",))
+
+
+def _add_webhooks(sub: argparse._SubParsersAction) -> None:
+    hooks = sub.add_parser("webhooks", help="webhook endpoints and deliveries")
+    verbs = hooks.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("list", help="endpoints, their status and deliveries by outcome")
+    p.set_defaults(func=_webhooks("list_command"), needs=cfg.DATABASE)
+    p = verbs.add_parser("replay", help="send an endpoint every event since a time again")
+    p.add_argument("endpoint_id")
+    p.add_argument("--since", required=True, help="ISO 8601 with a zone")
+    p.set_defaults(func=_webhooks("replay_command"), needs=cfg.DATABASE + cfg.QUEUE)
+    p = verbs.add_parser("test", help="send one signed webhook.test event now (exit 1: refused)")
+    p.add_argument("endpoint_id")
+    p.set_defaults(func=_webhooks("test_command"), needs=cfg.DATABASE + ("MINT_KEY_SECRET",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from actors.entrypoints.http.roles import (
 )
 from actors.entrypoints.http.rows import MintRow, mint_json
 from actors.entrypoints.http.tickets import add_ticket_routes
+from actors.entrypoints.http.webhooks import add_webhook_routes
 from actors.entrypoints.services import put_default_endpoint, services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
@@ -77,6 +78,7 @@ def create_app(services, *, max_body: int = DEFAULT_MAX_BODY, health=None) -> Fa
     add_event_routes(app, services, authorized=authorized)
     add_admin_routes(app, services, authorized=authorized)
     add_ticket_routes(app, services, authorized=authorized)
+    add_webhook_routes(app, services, authorized=authorized)
     _add_ops_routes(app, services, health=health)
     return app
 
