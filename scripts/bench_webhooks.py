@@ -124,14 +124,20 @@ def run(args) -> None:
             time.sleep(3)  # the workers create the endpoint "default" as they start
             wall = time.monotonic()
             written = write_events(stack, args.events, args.batch)
-            missing = 0
             deadline = time.monotonic() + args.timeout
-            while time.monotonic() < deadline:
-                if len(receiver.ok_ids()) >= args.events:
+            seen, progressed = 0, time.monotonic()
+            while (done := len(receiver.ok_ids())) < args.events:
+                now = time.monotonic()
+                if done > seen:
+                    seen, progressed = done, now
+                if now > deadline or now - progressed > args.stalled:
+                    print(
+                        f"gave up: {done} of {args.events} delivered,"
+                        f" none for {now - progressed:.0f}s"
+                    )
                     break
                 time.sleep(0.1)
-            else:
-                missing = args.events - len(receiver.ok_ids())
+            missing = args.events - len(receiver.ok_ids())
             drained = time.monotonic() - wall
             figures = ledger_figures(stack)
             stack.stop_workers()
@@ -179,6 +185,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate-limit", type=int, default=50, help="WEBHOOK_RATE_LIMIT")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
+    parser.add_argument(
+        "--stalled", type=float, default=60.0, help="give up after this long with no delivery"
+    )
     run(parser.parse_args())
 
 

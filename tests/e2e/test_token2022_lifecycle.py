@@ -4,6 +4,7 @@ under faults and SIGKILL, and every check decodes the chain."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from solana.rpc.api import Client
 from solders.keypair import Keypair
@@ -99,6 +100,37 @@ def test_token2022_check_in_resale_invalidate_reissue(stack, localnet):
     assert holding(client, again.operation.address, new_owner).amount == 1
     code, report = reconcile(stack)
     assert code == 0, report
+
+    # each landed change wrote its webhook event, numbered in the ticket's order
+    assert outbox(stack, ids[0]) == [
+        ("mint.completed", 1),
+        ("transfer.completed", 2),
+        ("ticket.checked_in", 3),
+    ]
+    events = outbox(stack, ids[1], data=True)
+    assert [(t, n) for t, n, _ in events] == [
+        ("mint.completed", 1),
+        ("ticket.checked_in", 2),
+        ("ticket.invalidated", 3),
+        ("ticket.reissued", 4),
+    ]
+    reissued = events[-1][2]
+    assert (reissued["operation_id"], reissued["state"], reissued["holder"]) == (
+        "again-1",
+        "reissued",
+        new_owner,
+    )
+    assert reissued["versions"][-1]["address"] == again.operation.address
+    assert reissued["signature"] and reissued["slot"] > 0
+
+
+def outbox(stack, ticket_id: str, *, data: bool = False) -> list[tuple]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT type, sequence, data FROM webhook_outbox WHERE subject = %s ORDER BY sequence",
+            (f"ticket:{ticket_id}",),
+        ).fetchall()
+    return [tuple(r) if data else tuple(r[:2]) for r in rows]
 
 
 @pytest.mark.slow

@@ -45,6 +45,10 @@ NOT_SERVICE = {  # routes a service token may not call: fuzzed with an admin's
     "POST /v1/tickets/{ticket_id}/check-in",
     "POST /v1/tickets/{ticket_id}/invalidate",
     "POST /v1/tickets/{ticket_id}/reissue",
+    "POST /v1/webhooks",
+    "GET /v1/webhooks",
+    "DELETE /v1/webhooks/{endpoint_id}",
+    "POST /v1/webhooks/{endpoint_id}/replay",
 }
 OPERATIONS = [
     "POST /v1/mints",
@@ -59,6 +63,10 @@ OPERATIONS = [
     "POST /v1/tickets/{ticket_id}/invalidate",
     "POST /v1/tickets/{ticket_id}/reissue",
     "GET /v1/tickets/{ticket_id}",
+    "POST /v1/webhooks",
+    "GET /v1/webhooks",
+    "DELETE /v1/webhooks/{endpoint_id}",
+    "POST /v1/webhooks/{endpoint_id}/replay",
     "GET /health",
     "GET /ready",
     "GET /balance",

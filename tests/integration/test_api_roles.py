@@ -75,6 +75,21 @@ ROUTES = {
         {"venue_admin", "admin"},
     ),
     "GET /v1/tickets/{ticket_id}": ("get", "/v1/tickets/T-V3", None, READERS),
+    # through for an admin: a 422 (the address is private), a listing, 404s for no endpoint
+    "POST /v1/webhooks": (
+        "post",
+        "/v1/webhooks",
+        lambda who: {"url": "https://10.0.0.1/hooks"},
+        {"admin"},
+    ),
+    "GET /v1/webhooks": ("get", "/v1/webhooks", None, {"admin"}),
+    "DELETE /v1/webhooks/{endpoint_id}": ("delete", "/v1/webhooks/we_none", None, {"admin"}),
+    "POST /v1/webhooks/{endpoint_id}/replay": (
+        "post",
+        "/v1/webhooks/we_none/replay?since=2026-01-01T00:00:00Z",
+        None,
+        {"admin"},
+    ),
 }
 
 

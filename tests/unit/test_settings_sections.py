@@ -40,6 +40,12 @@ def test_every_variable_sets_its_field():
         "LOG_LEVEL": "warning",
         "JWT_ISSUER": "platform",
         "JWT_AUDIENCE": "minter",
+        "WEBHOOK_URL": "https://hooks.example/minter",
+        "WEBHOOK_ALLOW_HTTP_LOOPBACK": "1",
+        "WEBHOOK_TIMEOUT": "2",
+        "WEBHOOK_RETRY_SCHEDULE": "0, 1,2.5",
+        "WEBHOOK_RATE_LIMIT": "5",
+        "WEBHOOK_DISABLE_AFTER": "60",
     }
     s = cfg.load_settings(env)
     assert s.database.pool_size == 7
@@ -50,6 +56,15 @@ def test_every_variable_sets_its_field():
     assert (s.worker.metrics_port, s.worker.metrics_host) == (9999, "127.0.0.1")
     assert (s.logging.format, s.logging.level) == ("console", "WARNING")
     assert (s.api.jwt_issuer, s.api.jwt_audience) == ("platform", "minter")
+    wh = s.webhooks
+    assert (wh.url, wh.allow_http_loopback, wh.timeout) == ("https://hooks.example/minter", True, 2)
+    assert (wh.schedule, wh.rate_limit, wh.disable_after) == ((0.0, 1.0, 2.5), 5, 60.0)
+
+
+def test_webhook_defaults_are_crossmints():
+    wh = cfg.load_settings({}).webhooks
+    assert wh.schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert (wh.timeout, wh.allow_http_loopback, wh.url, wh.secret) == (15, False, None, None)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +79,13 @@ def test_every_variable_sets_its_field():
         ("WORKER_METRICS_PORT", "70000"),
         ("LOG_FORMAT", "xml"),
         ("LOG_LEVEL", "loud"),
+        ("WEBHOOK_URL", "ftp://hooks.example/x"),
+        ("WEBHOOK_SECRET", "whsec_tooshortsecretvalue"),
+        ("WEBHOOK_SECRET", "plain-secret-without-prefix-0123456789"),
+        ("WEBHOOK_TIMEOUT", "-1"),
+        ("WEBHOOK_RETRY_SCHEDULE", "0,soon"),
+        ("WEBHOOK_RETRY_SCHEDULE", "0,-5"),
+        ("WEBHOOK_RATE_LIMIT", "0"),
     ],
 )
 def test_a_malformed_knob_is_named_in_one_line(name, value):

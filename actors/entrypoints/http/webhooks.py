@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.entrypoints.http.roles import ADMIN, FORBIDDEN_RESPONSE, Caller, describe, require
@@ -83,7 +83,7 @@ def add_webhook_routes(app: FastAPI, services, *, authorized: Callable[..., dict
     def delete(endpoint_id: str, caller: Admin):
         if not endpoints.delete(endpoint_id, uow_factory=services.uow_factory):
             raise HTTPException(404, f"no webhook endpoint {endpoint_id}")
-        return JSONResponse(None, status_code=204)
+        return Response(status_code=204)
 
     @app.post(
         "/v1/webhooks/{endpoint_id}/replay",
