@@ -297,6 +297,16 @@ class WebhookEvent(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class WebhookSequence(Base):
+    """The last ``sequence`` given to a subject's events; its row stays locked until the commit
+    that used it, so a subject's numbers follow commit order."""
+
+    __tablename__ = "webhook_sequences"
+
+    subject: Mapped[str] = mapped_column(String(160), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class WebhookDispatch(Base):
     """One event owed to one endpoint: pending until delivered or failed for good. A ticket's
     dispatches to an endpoint go one at a time, in sequence order."""

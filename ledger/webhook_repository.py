@@ -1,11 +1,11 @@
 """The webhook tables (DESIGN.md, Webhooks): the outbox written beside each change, its fan-out to
 endpoints, and the claims and outcomes of delivery attempts.
 
-A ticket's events get consecutive ``sequence`` numbers under a per-subject transaction lock, so
-numbers follow commit order. A dispatch is claimable only when no earlier dispatch of the same
-subject to the same endpoint is still pending: one at a time per ticket, in sequence order. An
-attempt's row is committed before its request leaves, so a crash mid-request leaves a row that
-says so (``interrupted``) instead of a silent extra delivery.
+A ticket's events get consecutive ``sequence`` numbers from a per-subject counter row locked
+until commit, so numbers follow commit order. A dispatch is claimable only when no earlier
+dispatch of the same subject to the same endpoint is still pending: one at a time per ticket,
+in sequence order. An attempt's row is committed before its request leaves, so a crash
+mid-request leaves a row that says so (``interrupted``) instead of a silent extra delivery.
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
-from ledger.models import WebhookDelivery, WebhookDispatch, WebhookEndpoint, WebhookEvent
+from ledger.models import (
+    WebhookDelivery,
+    WebhookDispatch,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSequence,
+)
 
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
 PENDING, DELIVERED, FAILED, INTERRUPTED = "pending", "delivered", "failed", "interrupted"
@@ -48,14 +54,13 @@ class WebhookRepository:
     def add_event(self, type_: str, subject: str, data: Mapping[str, Any]) -> list[tuple[int, int]]:
         """Record one event and owe it to every active endpoint subscribed to ``type_``;
         (dispatch id, endpoint id) of each. Call inside the change's own transaction."""
-        # held until commit: a subject's next number waits for the previous event's commit
-        self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:s, 0))"), {"s": subject}
-        )
-        sequence = 1 + self.session.scalar(
-            select(func.coalesce(func.max(WebhookEvent.sequence), 0)).where(
-                WebhookEvent.subject == subject
-            )
+        # the counter row stays locked until commit: a subject's next number waits for the
+        # previous event's commit (row locks, unlike advisory ones, take no shared memory)
+        bump = insert(WebhookSequence).values(subject=subject, last=1)
+        sequence = self.session.scalar(
+            bump.on_conflict_do_update(
+                index_elements=["subject"], set_={"last": WebhookSequence.last + 1}
+            ).returning(WebhookSequence.last)
         )
         outbox_id = self.session.scalar(
             insert(WebhookEvent)
@@ -165,6 +170,15 @@ class WebhookRepository:
             .returning(WebhookDelivery.id)
         )
         return Claimed(dispatch_id, delivery_id, attempt, event, endpoint)
+
+    def release(self, dispatch_id: int, delivery_id: int) -> None:
+        """Give back a claim whose request never left (no rate slot came): no attempt made."""
+        self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
+        self.session.execute(
+            update(WebhookDispatch)
+            .where(WebhookDispatch.id == dispatch_id)
+            .values(attempts=WebhookDispatch.attempts - 1, lease_until=None)
+        )
 
     def record_attempt(
         self,

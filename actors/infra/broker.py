@@ -47,6 +47,18 @@ OPERATION_QUEUE = "operations"
 WEBHOOK_QUEUE = "webhooks"
 
 
+# every queue an actor is declared on: what `minter worker` consumes (a queue left out here is
+# silently never served)
+WORKER_QUEUES = (
+    MINT_QUEUE,
+    TRANSFER_QUEUE,
+    CONTROL_QUEUE,
+    COLLECTION_QUEUE,
+    OPERATION_QUEUE,
+    WEBHOOK_QUEUE,
+)
+
+
 DEFAULT_ENDPOINT_WAIT = 10.0  # seconds a delivery waits for its endpoint's rate slot
 
 
@@ -97,7 +109,8 @@ def webhook_notifier(broker):
 
 
 class EndpointGates:
-    """One Redis bucket limiter per webhook endpoint: each endpoint gets its own rate."""
+    """One Redis bucket limiter per webhook endpoint: each endpoint gets its own rate, shared by
+    every worker."""
 
     def __init__(
         self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_ENDPOINT_WAIT
@@ -105,37 +118,37 @@ class EndpointGates:
         self.backend = RedisBackend(client=broker.client)
         self.per_second = per_second
         self.wait = wait
-        self._gates: dict[int, RateGate] = {}
+        self._limiters: dict[int, BucketRateLimiter] = {}
         self._lock = threading.Lock()
 
-    def gate(self, endpoint_id: int) -> RateGate:
+    def acquire(self, endpoint_id: int) -> bool:
+        """Wait up to ``wait`` seconds for one request's slot; False when none came."""
         with self._lock:
-            if endpoint_id not in self._gates:
+            limiter = self._limiters.get(endpoint_id)
+            if limiter is None:
                 limiter = BucketRateLimiter(
                     self.backend,
                     f"webhook-endpoint-{endpoint_id}",
                     limit=self.per_second,
                     bucket=1000,
                 )
-                self._gates[endpoint_id] = RateGate(limiter=limiter, wait=self.wait)
-            return self._gates[endpoint_id]
+                self._limiters[endpoint_id] = limiter
+        deadline = time.monotonic() + self.wait
+        while True:
+            with limiter.acquire(raise_on_failure=False) as acquired:
+                if acquired:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 class RateGate:
     """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while."""
 
-    def __init__(
-        self,
-        broker: RedisBroker | None = None,
-        *,
-        per_second: int = 0,
-        wait: float = DEFAULT_RATE_WAIT,
-        limiter: BucketRateLimiter | None = None,
-    ):
-        if limiter is None:
-            backend = RedisBackend(client=broker.client)
-            limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
-        self.limiter = limiter
+    def __init__(self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_RATE_WAIT):
+        backend = RedisBackend(client=broker.client)
+        self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
         self.wait = wait
 
     def __enter__(self):

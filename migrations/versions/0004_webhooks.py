@@ -1,5 +1,5 @@
-"""Webhooks: endpoints, the outbox of events, dispatches (an event owed to an endpoint) and
-deliveries (one row per attempt).
+"""Webhooks: endpoints, the outbox of events, each subject's last sequence number, dispatches (an
+event owed to an endpoint) and deliveries (one row per attempt).
 
 Revision ID: 0004
 Revises: 0003
@@ -75,6 +75,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_outbox_created_at", "webhook_outbox", ["created_at"])
     op.create_table(
+        "webhook_sequences",
+        sa.Column("subject", sa.String(160), primary_key=True),
+        sa.Column("last", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "webhook_dispatches",
         _id(),
         sa.Column("outbox_id", sa.BigInteger, sa.ForeignKey("webhook_outbox.id"), nullable=False),
@@ -127,6 +132,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("webhook_deliveries", "webhook_dispatches", "webhook_outbox"):
+    for table in (
+        "webhook_deliveries",
+        "webhook_dispatches",
+        "webhook_sequences",
+        "webhook_outbox",
+    ):
         op.drop_table(table)
     op.drop_table("webhook_endpoints")

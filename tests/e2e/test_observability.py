@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -15,6 +16,7 @@ from solders.keypair import Keypair
 from devtools.stack import Stack
 from minter.keys import load_keypair_file
 from tests.e2e.helpers import FAST, claim, enqueue, requests_for, wait_transfers
+from tests.support.webhook_receiver import Receiver, new_secret
 
 # what issue 7 asks the store and /metrics to show (the enqueue counter lives in producers)
 REQUIRED = (
@@ -29,20 +31,29 @@ REQUIRED = (
     "solana_block_height",
 )
 JWT_SECRET = secrets.token_hex(32)
+WEBHOOK_SECRET = new_secret()
 
 
 @pytest.fixture(scope="module")
 def run(postgres, redis_server, _localnet_session):
-    """Mints and claims under dropped responses and 429s, with workers logging JSON at DEBUG."""
+    """Mints and claims under dropped responses and 429s, with workers logging JSON at DEBUG
+    and delivering webhooks (signed with WEBHOOK_SECRET) to a receiver."""
+    receiver = Receiver(WEBHOOK_SECRET).start()
     env = {
         **FAST,
         "MINT_METRICS_INTERVAL": "1",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "DEBUG",
         "JWT_SECRET": JWT_SECRET,
+        "WEBHOOK_URL": receiver.url,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_ALLOW_HTTP_LOOPBACK": "1",
     }
     localnet = _localnet_session
-    with Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=env) as s:
+    with (
+        receiver,
+        Stack(postgres=postgres, redis=redis_server, rpc_url=localnet.url, extra_env=env) as s,
+    ):
         s.start_workers(processes=2, threads=4)
         localnet.set_faults(drop_response=0.3, http_429=0.1, seed=3)
         try:
@@ -79,12 +90,25 @@ def run(postgres, redis_server, _localnet_session):
                 ),
             )
         ]
+        s.webhook_missing = receiver.wait_for(outbox_ids(s), timeout=60)
         time.sleep(2.5)  # two reporter intervals after the last completion
         exposition = httpx.get(f"http://127.0.0.1:{s.metrics_port}/", timeout=10).text
         s.stop_workers()
         logs = s.worker_logs() + "".join(o.stdout + o.stderr for o in outputs)
         s.outputs = outputs
         yield s, exposition, logs
+
+
+def outbox_ids(stack: Stack) -> set[str]:
+    with psycopg.connect(stack.database_url) as conn:
+        return {r[0] for r in conn.execute("SELECT event_id FROM webhook_outbox").fetchall()}
+
+
+def test_every_outcome_reached_the_webhook_receiver(run):
+    stack, exposition, _ = run
+    assert stack.webhook_missing == set()
+    assert len(outbox_ids(stack)) == 24 + 4  # each mint and each claim, once
+    assert 'minting_webhook_deliveries_total{result="delivered"}' in exposition
 
 
 def store_rows(stack: Stack) -> list[tuple]:
@@ -198,13 +222,16 @@ def _forms(raw: bytes) -> set[str]:
     }
 
 
-def test_no_secret_in_any_log(run):
-    stack, _, logs = run
+def test_no_secret_in_any_log_or_metric(run):
+    stack, exposition, logs = run
     payer = load_keypair_file(stack.workdir / "payer.json").keypair
     assert logs.count("\n") > 100  # there is something to search
     forms = _forms(bytes(payer)) | _forms(bytes(payer)[:32]) | {str(payer)}
     forms |= _forms(stack.mint_secret.encode()) | {stack.mint_secret}
     forms |= _forms(bytes.fromhex(stack.mint_secret))
     forms |= _forms(JWT_SECRET.encode()) | {JWT_SECRET}
-    leaked = [f[:12] for f in forms if f in logs]
+    webhook_key = WEBHOOK_SECRET.removeprefix("whsec_")
+    forms |= {WEBHOOK_SECRET, webhook_key} | _forms(base64.b64decode(webhook_key))
+    seen = logs + exposition + repr(store_rows(stack))  # log lines, /metrics, the store
+    leaked = [f[:12] for f in forms if f in seen]
     assert leaked == []

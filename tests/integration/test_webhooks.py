@@ -55,7 +55,7 @@ def owed(database_url) -> list[tuple[int, str, str, int, str]]:
         ).fetchall()
 
 
-def deliver(uow_factory, dispatch_id: int, *, policy=FAST):
+def deliver(uow_factory, dispatch_id: int, *, policy=FAST, slot=lambda endpoint_id: True):
     sender = WebhookSender(timeout=policy.timeout, allow_http_loopback=True)
     try:
         return delivery.deliver(
@@ -64,6 +64,7 @@ def deliver(uow_factory, dispatch_id: int, *, policy=FAST):
             sender=sender,
             secret_for=endpoints.secret_source(master=MASTER, default_secret=None),
             policy=policy,
+            slot=slot,
         )
     finally:
         sender.close()
@@ -282,3 +283,53 @@ def test_the_secret_is_shown_once_and_never_stored(stack, monkeypatch):
         assert api.delete(f"/v1/webhooks/{created['id']}").status_code == 204
         assert api.delete(f"/v1/webhooks/{created['id']}").status_code == 404
         assert api.get("/v1/webhooks").json() == []
+
+
+def test_a_subjects_numbers_follow_commit_order(uow_factory):
+    """The second writer of a subject waits for the first one's commit, then takes the next
+    number: no gap, no duplicate, and never a later number committed first."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    first_holds = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with uow_factory() as uow:
+            n = uow.webhooks.add_event("mint.failed", "ticket:S", {"n": 1})
+            first_holds.set()
+            release.wait(10)
+            uow.commit()
+        return n
+
+    def second():
+        first_holds.wait(10)
+        with uow_factory() as uow:
+            uow.webhooks.add_event("mint.failed", "ticket:S", {"n": 2})
+            uow.commit()
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.submit(first), pool.submit(second)
+        first_holds.wait(10)
+        time.sleep(0.5)  # time enough for the second to finish, were it not held
+        assert not b.done()  # waiting on the subject's counter
+        release.set()
+        a.result(10), b.result(10)
+    with uow_factory() as uow:
+        events = uow.webhooks.events_for("ticket:S")
+    assert [(e.sequence, e.data["n"]) for e in events] == [(1, 1), (2, 2)]
+
+
+def test_no_rate_slot_sends_nothing_and_spends_no_attempt(uow_factory, migrated_db):
+    with Receiver(new_secret()) as r:
+        r.use_secret(register(uow_factory, r.url)[1])
+        complete(uow_factory, add_ticket(uow_factory, 8))
+        ((dispatch, event_id, *_),) = owed(migrated_db)
+        busy = deliver(uow_factory, dispatch, slot=lambda endpoint_id: False)
+        assert busy.result == delivery.BUSY and r.records == []
+        with uow_factory() as uow:
+            assert uow.webhooks.deliveries_for(event_id) == []
+        assert deliver(uow_factory, dispatch).result == delivery.DELIVERED
+        with uow_factory() as uow:
+            assert [a.attempt for a in uow.webhooks.deliveries_for(event_id)] == [1]

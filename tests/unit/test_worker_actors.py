@@ -18,6 +18,7 @@ from actors.infra.broker import (
     OPERATION_QUEUE,
     TRANSFER_QUEUE,
     WEBHOOK_QUEUE,
+    WORKER_QUEUES,
     Ticker,
 )
 from actors.infra.config import WebhookSettings
@@ -137,6 +138,9 @@ def test_the_eight_actors_are_declared_on_their_queues(broker, world):
         actor = broker.get_actor(name)
         assert actor.queue_name == CONTROL_QUEUE
         assert (actor.options["max_retries"], actor.options["max_age"]) == (0, 60_000)
+    # `minter worker` consumes every queue an actor is declared on
+    declared = {broker.get_actor(name).queue_name for name in broker.get_declared_actors()}
+    assert declared == set(WORKER_QUEUES)
     (ticker,) = [m for m in broker.middleware if isinstance(m, Ticker)]
     assert ticker.jobs == [
         (ns.confirm_submitted, TICK),

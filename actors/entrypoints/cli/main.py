@@ -23,13 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from actors.infra import config as cfg
-from actors.infra.broker import (
-    COLLECTION_QUEUE,
-    CONTROL_QUEUE,
-    MINT_QUEUE,
-    OPERATION_QUEUE,
-    TRANSFER_QUEUE,
-)
+from actors.infra.broker import WORKER_QUEUES
 from actors.infra.config import Settings
 from actors.infra.errors import SettingsError
 from actors.infra.exit_codes import (
@@ -88,15 +82,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    argv = [
-        "actors.entrypoints.worker.main:broker",
-        "--queues",
-        MINT_QUEUE,
-        TRANSFER_QUEUE,
-        CONTROL_QUEUE,
-        COLLECTION_QUEUE,
-        OPERATION_QUEUE,
-    ]
+    argv = ["actors.entrypoints.worker.main:broker", "--queues", *WORKER_QUEUES]
     argv += ["--processes", str(args.processes), "--threads", str(args.threads)]
     return dramatiq_main(make_argument_parser().parse_args(argv))
 

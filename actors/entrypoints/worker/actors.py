@@ -38,6 +38,7 @@ DEFAULT_MIN_BACKOFF = 200  # ms
 DEFAULT_MAX_BACKOFF = 30_000
 DEFAULT_MAX_AGE = 24 * 3600 * 1000  # ms; older messages are dropped, the sweeper re-enqueues
 DEFAULT_WEBHOOK_SWEEP = 1.0  # seconds between webhook sweeps (they wake lost or due retries)
+DEFAULT_BUSY_DELAY = 1.0  # seconds before a delivery that found no rate slot tries again
 
 log = structlog.get_logger(__name__)
 
@@ -218,22 +219,25 @@ def _webhook_actors(broker, services):
     policy = wiring.policy(settings)
     secret_for = wiring.secret_for(settings)
     wake = services.notify_webhooks
+    grace = timedelta(seconds=settings.minting.pending_age)  # a lost wake-up waits this long
 
     def deliver_webhook(dispatch_id: int, endpoint_id: int) -> None:
-        with gates.gate(endpoint_id):
-            outcome = delivery.deliver(
-                dispatch_id,
-                uow_factory=services.uow_factory,
-                sender=sender,
-                secret_for=secret_for,
-                policy=policy,
-            )
+        outcome = delivery.deliver(
+            dispatch_id,
+            uow_factory=services.uow_factory,
+            sender=sender,
+            secret_for=secret_for,
+            policy=policy,
+            slot=gates.acquire,
+        )
         if outcome.result == delivery.RETRY:
             wake([(dispatch_id, endpoint_id)], delay=outcome.retry_in)
+        elif outcome.result == delivery.BUSY:  # the endpoint's rate is spent: come back later
+            wake([(dispatch_id, endpoint_id)], delay=DEFAULT_BUSY_DELAY)
         if outcome.wake:
             wake(outcome.wake)
 
     def sweep_webhooks() -> None:
-        delivery.sweep(uow_factory=services.uow_factory, wake=wake)
+        delivery.sweep(uow_factory=services.uow_factory, wake=wake, grace=grace)
 
     return deliver_webhook, sweep_webhooks

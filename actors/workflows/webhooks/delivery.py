@@ -28,10 +28,11 @@ from actors.workflows.ports import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_SWEEP_GRACE = timedelta(seconds=2)
+DEFAULT_SWEEP_GRACE = timedelta(seconds=30)  # as MINT_PENDING_AGE: a lost wake-up waits this
 DEFAULT_SWEEP_LIMIT = 1000
 
 DELIVERED, RETRY, FAILED, SKIPPED = "delivered", "retry", "failed", "skipped"
+BUSY = "busy"  # no rate slot came in time: the claim was given back, nothing was sent
 
 
 class Sender(Protocol):
@@ -85,8 +86,10 @@ def deliver(
     sender: Sender,
     secret_for: Callable[[object], str | None],
     policy: DeliveryPolicy,
+    slot: Callable[[int], bool] = lambda endpoint_id: True,
 ) -> Outcome:
-    """One attempt of one dispatch, if its time and its turn have come."""
+    """One attempt of one dispatch, if its time and its turn have come and its endpoint has a
+    rate ``slot`` for it (claimed first, so a duplicate wake-up spends no slot)."""
     with uow_factory() as uow:
         claimed = uow.webhooks.claim(
             dispatch_id, lease=policy.lease, max_attempts=len(policy.schedule)
@@ -95,6 +98,11 @@ def deliver(
     if claimed is None:
         return Outcome(SKIPPED)
     event, endpoint = claimed.event, claimed.endpoint
+    if not slot(endpoint.id):
+        with uow_factory() as uow:
+            uow.webhooks.release(dispatch_id, claimed.delivery_id)
+            uow.commit()
+        return Outcome(BUSY)
     secret = secret_for(endpoint)
     if secret is None:
         result = AttemptResult(False, None, 0.0, "no secret for this endpoint (WEBHOOK_SECRET?)")
