@@ -29,6 +29,10 @@ REQUIRED = (
     "solana_rpc_errors",
     "solana_payer_balance_lamports",
     "solana_block_height",
+    "minting_webhook_deliveries",
+    "minting_webhook_delivery_seconds",
+    "minting_webhook_oldest_undelivered_seconds",
+    "minting_webhook_endpoints_disabled",
 )
 JWT_SECRET = secrets.token_hex(32)
 WEBHOOK_SECRET = new_secret()

@@ -27,7 +27,7 @@ from tests.e2e.helpers import FAST, claim, enqueue, requests_for, wait_transfers
 from tests.support.webhook_receiver import Receiver, forged_request, new_secret
 
 MINTS, TRANSFERS = 300, 50
-TIMEOUT, STALL = 1, 2.5  # seconds: a stall is answered after the sender has given up
+TIMEOUT, STALL = 2, 4.0  # seconds: a stall is answered after the sender has given up
 SCHEDULE = "0,1,2,3,5,8,13,21,21,21"  # 95 s of retries: a 20 s outage, kills and bad luck
 DOWN_SECONDS = 20.0
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from actors.infra.webhook_http import WebhookSender
+from actors.workflows.health import Health
 from actors.workflows.webhooks import delivery, endpoints
 from actors.workflows.webhooks.delivery import DeliveryPolicy
 from ledger.db import make_session_factory
@@ -175,6 +177,8 @@ def test_an_endpoint_failing_too_long_is_disabled(uow_factory, migrated_db):
     deliver(uow_factory, dispatch, policy=policy)
     (listed,) = endpoints.list_endpoints(uow_factory=uow_factory)
     assert listed["status"] == "disabled" and listed["disabled_at"]
+    ready = Health(SimpleNamespace(uow_factory=uow_factory))._webhooks()
+    assert ready["disabled"] == [listed["id"]]
     assert deliver(uow_factory, dispatch, policy=policy).result == delivery.SKIPPED
     with uow_factory() as uow:
         assert uow.webhooks.oldest_undelivered() == 0.0  # disabled endpoints owe nothing
