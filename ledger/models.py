@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -314,8 +315,20 @@ class WebhookDispatch(Base):
     __tablename__ = "webhook_dispatches"
     __table_args__ = (
         CheckConstraint(_in("status", DISPATCH_STATUSES), name="ck_webhook_dispatches_status"),
-        Index("ix_webhook_dispatches_status_next", "status", "next_attempt_at"),
-        Index("ix_webhook_dispatches_order", "endpoint_id", "subject", "sequence"),
+        # partial: the sweep and the ordering check read pending rows only, a small set
+        Index(
+            "ix_webhook_dispatches_pending_next",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_webhook_dispatches_pending_order",
+            "endpoint_id",
+            "subject",
+            "sequence",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_webhook_dispatches_outbox", "outbox_id"),
     )
 

@@ -32,6 +32,8 @@ from ledger.models import (
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
 PENDING, DELIVERED, FAILED, INTERRUPTED = "pending", "delivered", "failed", "interrupted"
 DEFAULT_NAME = "default"  # the endpoint of WEBHOOK_URL / WEBHOOK_SECRET
+# a retry's wake-up may come this early by the workers' clocks against the database's
+EARLY = timedelta(seconds=1)
 NONCE_BYTES = 32
 
 
@@ -78,7 +80,7 @@ class WebhookRepository:
             WebhookEndpoint.id,
             func.cast(subject, WebhookDispatch.subject.type),
             func.cast(sequence, WebhookDispatch.sequence.type),
-        ).where(WebhookEndpoint.status == ACTIVE, WebhookEndpoint.events.contains([type_]))
+        ).where(WebhookEndpoint.status != DELETED, WebhookEndpoint.events.contains([type_]))
         rows = self.session.execute(
             insert(WebhookDispatch)
             .from_select(["outbox_id", "endpoint_id", "subject", "sequence"], endpoints)
@@ -117,10 +119,10 @@ class WebhookRepository:
             < tuple_(WebhookDispatch.sequence, WebhookDispatch.id),
         )
 
-    def _claimable(self):
+    def _claimable(self, *, early: timedelta = timedelta(0)):
         return and_(
             WebhookDispatch.status == PENDING,
-            WebhookDispatch.next_attempt_at <= func.now(),
+            WebhookDispatch.next_attempt_at <= func.now() + early,
             or_(WebhookDispatch.lease_until.is_(None), WebhookDispatch.lease_until < func.now()),
             ~self._open_before(),
         )
@@ -130,7 +132,7 @@ class WebhookRepository:
         records the attempt (outcome NULL) in the same commit."""
         dispatch = self.session.scalars(
             select(WebhookDispatch)
-            .where(WebhookDispatch.id == dispatch_id, self._claimable())
+            .where(WebhookDispatch.id == dispatch_id, self._claimable(early=EARLY))
             .with_for_update(skip_locked=True, of=WebhookDispatch)
             .execution_options(populate_existing=True)
         ).one_or_none()
@@ -171,12 +173,21 @@ class WebhookRepository:
         )
         return Claimed(dispatch_id, delivery_id, attempt, event, endpoint)
 
-    def release(self, dispatch_id: int, delivery_id: int) -> None:
+    def _ours(self, dispatch_id: int, attempt: int):
+        """The dispatch is still at our attempt: no later claim took it after our lease ran out
+        (its outcome is then that claim's to write, never ours)."""
+        return and_(
+            WebhookDispatch.id == dispatch_id,
+            WebhookDispatch.attempts == attempt,
+            WebhookDispatch.status == PENDING,
+        )
+
+    def release(self, dispatch_id: int, delivery_id: int, attempt: int) -> None:
         """Give back a claim whose request never left (no rate slot came): no attempt made."""
         self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
         self.session.execute(
             update(WebhookDispatch)
-            .where(WebhookDispatch.id == dispatch_id)
+            .where(self._ours(dispatch_id, attempt))
             .values(attempts=WebhookDispatch.attempts - 1, lease_until=None)
         )
 
@@ -201,48 +212,66 @@ class WebhookRepository:
             )
         )
 
-    def _settle(self, dispatch_id: int, *, status: str, error: str | None = None) -> None:
+    def _settle(
+        self, dispatch_id: int, *, status: str, error: str | None = None, attempt: int | None = None
+    ) -> bool:
         values: dict[str, Any] = {"status": status, "lease_until": None, "updated_at": func.now()}
         if status == DELIVERED:
             values.update(delivered_at=func.now(), last_error=None)
         else:
             values["last_error"] = error
-        self.session.execute(
-            update(WebhookDispatch).where(WebhookDispatch.id == dispatch_id).values(**values)
+        where = (
+            WebhookDispatch.id == dispatch_id
+            if attempt is None
+            else self._ours(dispatch_id, attempt)
+        )
+        return (
+            self.session.execute(update(WebhookDispatch).where(where).values(**values)).rowcount
+            == 1
         )
 
-    def delivered(self, dispatch_id: int, endpoint_pk: int) -> None:
-        self._settle(dispatch_id, status=DELIVERED)
+    def delivered(self, dispatch_id: int, endpoint_pk: int, *, attempt: int) -> bool:
+        """False when a later claim owns the dispatch now (nothing is changed)."""
+        if not self._settle(dispatch_id, status=DELIVERED, attempt=attempt):
+            return False
         self.session.execute(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == endpoint_pk, WebhookEndpoint.failing_since.is_not(None))
             .values(failing_since=None, updated_at=func.now())
         )
+        return True
 
     def failed(
         self,
         dispatch_id: int,
         endpoint_pk: int,
         *,
+        attempt: int,
         error: str,
         retry_in: float | None,
         disable_after: timedelta,
-    ) -> bool:
+    ) -> bool | None:
         """An attempt failed: retry in ``retry_in`` seconds, or (None) failed for good. True
-        when the endpoint has now been failing for ``disable_after`` and is disabled."""
+        when the endpoint has now been failing for ``disable_after`` and is disabled; None when
+        a later claim owns the dispatch now (nothing is changed)."""
         if retry_in is None:
-            self._settle(dispatch_id, status=FAILED, error=error)
+            owned = self._settle(dispatch_id, status=FAILED, error=error, attempt=attempt)
         else:
-            self.session.execute(
-                update(WebhookDispatch)
-                .where(WebhookDispatch.id == dispatch_id)
-                .values(
-                    next_attempt_at=func.now() + timedelta(seconds=retry_in),
-                    lease_until=None,
-                    last_error=error,
-                    updated_at=func.now(),
-                )
+            owned = (
+                self.session.execute(
+                    update(WebhookDispatch)
+                    .where(self._ours(dispatch_id, attempt))
+                    .values(
+                        next_attempt_at=func.now() + timedelta(seconds=retry_in),
+                        lease_until=None,
+                        last_error=error,
+                        updated_at=func.now(),
+                    )
+                ).rowcount
+                == 1
             )
+        if not owned:
+            return None
         since = func.coalesce(WebhookEndpoint.failing_since, func.now())
         disabled = self.session.scalar(
             update(WebhookEndpoint)
@@ -297,7 +326,13 @@ class WebhookRepository:
         return [(d, e) for d, e in rows]
 
     def replay(self, endpoint_pk: int, since: datetime) -> list[tuple[int, int]]:
-        """Owe the endpoint again every event since ``since`` of the types it subscribes to."""
+        """Owe the endpoint again every event since ``since`` of the types it subscribes to, and
+        enable it again if it was disabled."""
+        self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_pk, WebhookEndpoint.status == DISABLED)
+            .values(status=ACTIVE, failing_since=None, disabled_at=None, updated_at=func.now())
+        )
         endpoint = self.session.get(WebhookEndpoint, endpoint_pk)
         events = (
             select(
@@ -317,12 +352,12 @@ class WebhookRepository:
         return [(d, e) for d, e in rows]
 
     def oldest_undelivered(self) -> float:
-        """Seconds since the oldest event still owed to an active endpoint (0: none)."""
+        """Seconds since the oldest event still owed to a live endpoint (0: none)."""
         oldest = self.session.scalar(
             select(func.min(WebhookEvent.created_at))
             .join(WebhookDispatch, WebhookDispatch.outbox_id == WebhookEvent.id)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDispatch.endpoint_id)
-            .where(WebhookDispatch.status == PENDING, WebhookEndpoint.status == ACTIVE)
+            .where(WebhookDispatch.status == PENDING, WebhookEndpoint.status != DELETED)
         )
         if oldest is None:
             return 0.0
@@ -385,13 +420,15 @@ class WebhookRepository:
                     "url": url,
                     "events": list(events),
                     "status": ACTIVE,
+                    "failing_since": None,
                     "disabled_at": None,
                     "updated_at": func.now(),
                 },
+                # a start with the variables set enables it again (the operator restarted it)
                 where=or_(
                     WebhookEndpoint.url != url,
                     WebhookEndpoint.events != list(events),
-                    WebhookEndpoint.status == DELETED,
+                    WebhookEndpoint.status != ACTIVE,
                 ),
             )
         )

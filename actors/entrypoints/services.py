@@ -51,12 +51,19 @@ def secret_for(settings: Settings):
     )
 
 
-def put_default_endpoint(services: Services) -> None:
-    """WEBHOOK_URL's endpoint as the settings say (a server or the workers start with it)."""
-    wh = services.settings.webhooks
+def check_default_endpoint(settings: Settings) -> None:
+    """WEBHOOK_URL and WEBHOOK_SECRET come together (checked at start, touching nothing)."""
+    wh = settings.webhooks
     if (wh.url is None) != (wh.secret is None):
         missing = "WEBHOOK_SECRET" if wh.secret is None else "WEBHOOK_URL"
         raise SettingsError(missing, "must be set with WEBHOOK_URL and WEBHOOK_SECRET together")
+
+
+def put_default_endpoint(services: Services) -> None:
+    """WEBHOOK_URL's endpoint as the settings say (the workers' first webhook sweep does it, so
+    a worker starts while PostgreSQL is away)."""
+    wh = services.settings.webhooks
+    check_default_endpoint(services.settings)
     try:
         endpoints.put_default(
             wh.url, uow_factory=services.uow_factory, vet=vet(services.settings)

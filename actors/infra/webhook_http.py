@@ -77,6 +77,8 @@ def _refusal(ip: IPAddress, *, allow_loopback: bool) -> str | None:
         return "a shared (CGNAT) address"
     if ip.is_multicast:
         return "a multicast address"
+    if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated, still routed inward
+        return "a site-local address"
     if ip.is_private:
         return "a private address"
     if ip.is_reserved:
@@ -117,6 +119,8 @@ def check_url(
     host = parts.hostname
     if not host:
         raise UrlRefused("url has no host")
+    if not host.isascii():  # the Host header must carry exactly what was vetted
+        raise UrlRefused("url host must be ASCII (write an international name in punycode)")
     port = port or (443 if scheme == "https" else 80)
 
     try:
@@ -267,6 +271,8 @@ class WebhookSender:
             error = "connection refused" if "refused" in text.lower() else f"ConnectError: {text}"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt, retried
+            error = f"unexpected {type(exc).__name__}"
         return AttemptResult(False, None, time.monotonic() - started, _scrub(error, secret))
 
     def _post(self, target, headers, body, extensions, started, secret) -> AttemptResult:

@@ -100,11 +100,19 @@ def upgrade() -> None:
             _in("status", ("pending", "delivered", "failed")), name="ck_webhook_dispatches_status"
         ),
     )
+    # partial: the sweep and the ordering check read pending rows only, a small set
+    pending = sa.text("status = 'pending'")
     op.create_index(
-        "ix_webhook_dispatches_status_next", "webhook_dispatches", ["status", "next_attempt_at"]
+        "ix_webhook_dispatches_pending_next",
+        "webhook_dispatches",
+        ["next_attempt_at"],
+        postgresql_where=pending,
     )
     op.create_index(
-        "ix_webhook_dispatches_order", "webhook_dispatches", ["endpoint_id", "subject", "sequence"]
+        "ix_webhook_dispatches_pending_order",
+        "webhook_dispatches",
+        ["endpoint_id", "subject", "sequence", "id"],
+        postgresql_where=pending,
     )
     op.create_index("ix_webhook_dispatches_outbox", "webhook_dispatches", ["outbox_id"])
     op.create_table(

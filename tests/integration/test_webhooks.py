@@ -337,3 +337,28 @@ def test_no_rate_slot_sends_nothing_and_spends_no_attempt(uow_factory, migrated_
         assert deliver(uow_factory, dispatch).result == delivery.DELIVERED
         with uow_factory() as uow:
             assert [a.attempt for a in uow.webhooks.deliveries_for(event_id)] == [1]
+
+
+def test_an_attempt_that_outlived_its_lease_cannot_settle_the_dispatch(uow_factory, migrated_db):
+    register(uow_factory, "http://127.0.0.1:9/hooks")
+    complete(uow_factory, add_ticket(uow_factory, 9))
+    ((dispatch, event_id, *_),) = owed(migrated_db)
+    with uow_factory() as uow:  # a worker whose lease runs out at once (it hangs, say)
+        first = uow.webhooks.claim(dispatch, lease=timedelta(0), max_attempts=5)
+        uow.commit()
+    with uow_factory() as uow:  # the sweep's wake-up: a second claim takes it over
+        second = uow.webhooks.claim(dispatch, lease=timedelta(minutes=1), max_attempts=5)
+        uow.commit()
+    assert (first.attempt, second.attempt) == (1, 2)
+    with uow_factory() as uow:
+        assert [a.outcome for a in uow.webhooks.deliveries_for(event_id)] == ["interrupted", None]
+        # the first worker comes back: its answer is recorded, the dispatch is not its to move
+        uow.webhooks.record_attempt(
+            first.delivery_id, delivered=False, status_code=500, latency=1.0, error="HTTP 500"
+        )
+        stale = dict(error="HTTP 500", retry_in=None, disable_after=timedelta(days=5))
+        assert uow.webhooks.failed(dispatch, first.endpoint.id, attempt=1, **stale) is None
+        assert not uow.webhooks.delivered(dispatch, first.endpoint.id, attempt=1)
+        assert uow.webhooks.delivered(dispatch, second.endpoint.id, attempt=2)
+        uow.commit()
+    assert owed(migrated_db)[0][4] == "delivered"

@@ -43,7 +43,7 @@ def test_the_policy_and_the_secrets_come_from_the_settings():
     )
     policy = wiring.policy(settings)
     assert [policy.retry_in(n) for n in (1, 2, 3)] == [1.0, 3.0, None]
-    assert policy.lease.total_seconds() == 9
+    assert policy.lease.total_seconds() == 10 + 4 * 2 + 10  # rate wait, phases, margin
     secret_for = wiring.secret_for(settings)
     default = SimpleNamespace(name="default", secret_nonce=None)
     other = SimpleNamespace(name=None, secret_nonce=b"n" * 32)

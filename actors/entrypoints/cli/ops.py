@@ -60,8 +60,8 @@ def balance_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def reconcile_command(args: argparse.Namespace, settings: Settings) -> int:
 
-    if args.fix:  # repairs are re-enqueued
-        settings.require(cfg.QUEUE)
+    if args.fix:  # repairs are re-enqueued, and their webhook events name ticket versions
+        settings.require(cfg.QUEUE + ("MINT_KEY_SECRET",))
     services = services_for(settings, broker=args.fix)
     try:
         with services.uow_factory() as uow:

@@ -36,7 +36,7 @@ from actors.entrypoints.http.roles import (
 from actors.entrypoints.http.rows import MintRow, mint_json
 from actors.entrypoints.http.tickets import add_ticket_routes
 from actors.entrypoints.http.webhooks import add_webhook_routes
-from actors.entrypoints.services import put_default_endpoint, services_for
+from actors.entrypoints.services import services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.infra.metrics import registry
@@ -274,6 +274,5 @@ def build_app(settings: Settings) -> FastAPI:
     them on shutdown."""
 
     services = services_for(settings)
-    put_default_endpoint(services)
     health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
     return create_app(services, health=health)

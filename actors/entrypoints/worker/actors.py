@@ -28,6 +28,7 @@ from actors.infra.broker import (
     Ticker,
 )
 from actors.infra.config import reveal
+from actors.infra.errors import SettingsError
 from actors.workflows import collections, lifecycle, mints, ticket_ops, transfers
 from actors.workflows.webhooks import delivery
 from ledger.models import Status
@@ -237,7 +238,17 @@ def _webhook_actors(broker, services):
         if outcome.wake:
             wake(outcome.wake)
 
+    default_put = False
+
     def sweep_webhooks() -> None:
+        nonlocal default_put
+        if not default_put:  # here, not at boot: a worker must start while PostgreSQL is away
+            try:
+                wiring.put_default_endpoint(services)
+                default_put = True
+            except SettingsError as exc:  # a WEBHOOK_URL refused: said, not delivered to
+                log.error("webhook_default_refused", problem=str(exc))
+                default_put = True
         delivery.sweep(uow_factory=services.uow_factory, wake=wake, grace=grace)
 
     return deliver_webhook, sweep_webhooks

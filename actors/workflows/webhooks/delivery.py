@@ -18,6 +18,7 @@ from typing import Protocol
 import structlog
 
 from actors.infra import metrics
+from actors.infra.broker import DEFAULT_ENDPOINT_WAIT
 from actors.infra.webhook_http import (
     DEFAULT_DISABLE_AFTER,
     DEFAULT_SCHEDULE,
@@ -49,8 +50,10 @@ class DeliveryPolicy:
 
     @property
     def lease(self) -> timedelta:
-        # past the request's own deadline, so a live worker never loses its lease mid-request
-        return timedelta(seconds=2 * self.timeout + 5)
+        # longer than a live attempt can last: the wait for a rate slot, the lookup, and httpx's
+        # per-phase timeout (connect, write, read) with room to spare; only a dead worker's
+        # attempt outlives it (and a late answer from one is fenced out: see WebhookRepository)
+        return timedelta(seconds=DEFAULT_ENDPOINT_WAIT + 4 * self.timeout + 10)
 
     def retry_in(self, attempt: int) -> float | None:
         """Seconds before the attempt after ``attempt`` (1-based), or None: it was the last."""
@@ -100,7 +103,7 @@ def deliver(
     event, endpoint = claimed.event, claimed.endpoint
     if not slot(endpoint.id):
         with uow_factory() as uow:
-            uow.webhooks.release(dispatch_id, claimed.delivery_id)
+            uow.webhooks.release(dispatch_id, claimed.delivery_id, claimed.attempt)
             uow.commit()
         return Outcome(BUSY)
     secret = secret_for(endpoint)
@@ -120,21 +123,26 @@ def deliver(
             latency=result.latency,
             error=result.error,
         )
-        disabled = False
+        disabled: bool | None = False
         if result.delivered:
-            uow.webhooks.delivered(dispatch_id, endpoint.id)
+            owned = uow.webhooks.delivered(dispatch_id, endpoint.id, attempt=claimed.attempt)
         else:
             disabled = uow.webhooks.failed(
                 dispatch_id,
                 endpoint.id,
+                attempt=claimed.attempt,
                 error=result.error or "failed",
                 retry_in=retry_in,
                 disable_after=policy.disable_after,
             )
-        following = None
-        if outcome != RETRY:
-            following = uow.webhooks.next_in_line(endpoint.id, event.subject)
+            owned = disabled is not None
         uow.commit()
+    following = None
+    if owned and outcome != RETRY:
+        # read after the commit: an event committed since is either seen here or, woken by
+        # its own commit, finds this one settled
+        with uow_factory() as uow:
+            following = uow.webhooks.next_in_line(endpoint.id, event.subject)
     metrics.webhook_attempt(outcome, result.latency)
     log.info(
         "webhook_attempt",
@@ -147,6 +155,8 @@ def deliver(
     )
     if disabled:
         log.warning("webhook_endpoint_disabled", endpoint=endpoint.endpoint_id)
+    if not owned:  # our lease ran out and a later claim took it: its outcome stands
+        return Outcome(SKIPPED)
     wake = [(following, endpoint.id)] if following is not None else []
     return Outcome(outcome, retry_in=retry_in, wake=wake)
 

@@ -111,7 +111,8 @@ def replay(
     wake: Callable[[list[tuple[int, int]]], None] | None,
 ) -> int | None:
     """Owe the endpoint again every event since ``since`` (their original ids); how many, or
-    None when there is no such live endpoint."""
+    None when there is no such live endpoint. A disabled endpoint is enabled again: replaying
+    is the operator saying it is back."""
     with uow_factory() as uow:
         row = uow.webhooks.endpoint(endpoint_id)
         if row is None:
@@ -129,15 +130,13 @@ def replay(
 def put_default(
     url: str | None, *, uow_factory: UnitOfWorkFactory, vet: Callable[[str], object]
 ) -> None:
-    """WEBHOOK_URL's endpoint, ``default``: created or updated; deleted once the variable is."""
+    """WEBHOOK_URL's endpoint, ``default``: created, or updated and enabled again. A process
+    without the variable leaves it alone (during a rolling deploy another one still has it);
+    ``DELETE /v1/webhooks/{id}`` removes it."""
+    if url is None:
+        return
+    vet(url)
     with uow_factory() as uow:
-        if url is None:
-            row = uow.webhooks.endpoint_named(DEFAULT_NAME)
-            if row is not None and row.status != "deleted":
-                uow.webhooks.delete_endpoint(row.id, reason="WEBHOOK_URL unset")
-                uow.commit()
-            return
-        vet(url)
         uow.webhooks.put_default(url, list(EVENT_TYPES))
         uow.commit()
 

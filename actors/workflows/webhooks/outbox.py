@@ -61,12 +61,12 @@ def publisher(*, mint_secret: bytes, wake: Wake | None = None):
     commit, a wake-up per dispatch (a lost one only waits for the sweep)."""
 
     def publish(uow: UnitOfWork, changes: Sequence[Change]) -> Callable[[], None] | None:
+        events = [render(uow, change, mint_secret=mint_secret) for change in changes]
         owed: Owed = []
-        for change in changes:
-            event = render(uow, change, mint_secret=mint_secret)
-            if event is not None:
-                type_, subject, data = event
-                owed += uow.webhooks.add_event(type_, subject, plain(data))
+        # counters locked in one order (by subject; a subject's own events keep theirs), so two
+        # transactions touching the same tickets cannot deadlock
+        for type_, subject, data in sorted(filter(None, events), key=lambda e: e[1]):
+            owed += uow.webhooks.add_event(type_, subject, plain(data))
         if not owed or wake is None:
             return None
 
