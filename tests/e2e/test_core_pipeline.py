@@ -120,6 +120,17 @@ def assert_core_tickets_exactly_once(stack: Stack, items: list[dict], results) -
     want = {f"mint:{i['ticket_id']}": 1 for i in items} | {f"collection:{e}": 1 for e in events}
     assert landed == want
     assert unexplained == 0
+    # the webhook outbox: one event per collection and per ticket, each first of its subject
+    with psycopg.connect(stack.database_url) as conn:
+        outbox = conn.execute("SELECT type, subject, sequence, data FROM webhook_outbox").fetchall()
+    told = {(t, subject, n) for t, subject, n, _ in outbox}
+    assert told == {("collection.completed", f"event:{e}", 1) for e in events} | {
+        ("mint.completed", f"ticket:{i['ticket_id']}", 1) for i in items
+    }
+    for t, _, _, data in outbox:
+        if t == "collection.completed":
+            assert data["collection_address"] == events[data["event_id"]][0]
+            assert data["collection_status"] == "completed" and data["signature"]
 
 
 def executed_ok(localnet) -> int:
