@@ -2,7 +2,7 @@
 by the workers to a local receiver that never fails. No transaction reaches the chain.
 
     .venv/bin/python scripts/bench_webhooks.py [--events 2000] [--batch 100] [--processes 2]
-        [--threads 8] [--rate-limit 50]
+        [--threads 8] [--rate-limit 50] [--pace 0]
 
 Throwaway PostgreSQL, Redis and the embedded validator (the workers want an RPC URL to start)
 via devtools.stack.Stack; a :class:`tests.support.webhook_receiver.Receiver` on 127.0.0.1 as
@@ -44,9 +44,10 @@ def intent(i: int) -> dict:
     }
 
 
-def write_events(stack: Stack, n: int, batch: int) -> float:
+def write_events(stack: Stack, n: int, batch: int, pace: float = 0.0) -> float:
     """Add n intents, then complete them in batches through the unit of work with the outbox
-    publisher (events in the same transaction, wake-ups after commit); seconds taken."""
+    publisher (events in the same transaction, wake-ups after commit), at most ``pace`` events
+    per second when given; seconds taken."""
     from actors.entrypoints.services import services_for
     from actors.infra import config as cfg
 
@@ -60,6 +61,8 @@ def write_events(stack: Stack, n: int, batch: int) -> float:
                 uow.commit()
         started = time.monotonic()
         for k in range(0, n, batch):
+            if pace:  # an even stream, as sales arrive, rather than all at once
+                time.sleep(max(0.0, started + k / pace - time.monotonic()))
             with services.uow_factory() as uow:
                 for i, row in enumerate(rows[k : k + batch], start=k):
                     moved = uow.mints.mark_completed(
@@ -123,7 +126,7 @@ def run(args) -> None:
             stack.start_workers(processes=args.processes, threads=args.threads)
             time.sleep(3)  # the workers create the endpoint "default" as they start
             wall = time.monotonic()
-            written = write_events(stack, args.events, args.batch)
+            written = write_events(stack, args.events, args.batch, args.pace)
             deadline = time.monotonic() + args.timeout
             seen, progressed = 0, time.monotonic()
             while (done := len(receiver.ok_ids())) < args.events:
@@ -152,6 +155,7 @@ def run(args) -> None:
         ("events", f"{args.events}"),
         ("workers", f"{args.processes} processes x {args.threads} threads"),
         ("WEBHOOK_RATE_LIMIT", f"{args.rate_limit}/s"),
+        ("written at", f"{args.pace:g}/s" if args.pace else "full speed"),
         ("events written (s)", f"{written:.2f} ({args.events / written:.0f}/s)"),
         (
             "all delivered after (s)",
@@ -184,6 +188,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate-limit", type=int, default=50, help="WEBHOOK_RATE_LIMIT")
+    parser.add_argument(
+        "--pace", type=float, default=0.0, help="events written per second (0: as fast as they go)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     parser.add_argument(
         "--stalled", type=float, default=60.0, help="give up after this long with no delivery"
