@@ -14,6 +14,7 @@ A :class:`Kind` says what differs between mints and transfers.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -72,12 +73,72 @@ class Kind(Protocol):
         ...
 
 
-def sized_transaction(build: Callable, *, chain: Chain, margin: float = DEFAULT_CU_MARGIN):
-    """``build(units)`` with the compute unit limit from a simulation plus ``margin``."""
-    sim = chain.simulate(build(SIMULATION_CU_LIMIT))
+SHAPE_STEP = 64  # bytes of instruction data that count as one size in a transaction's shape
+
+
+# what a transaction that ran out of compute units says (landed with it: rebuilt, re-sized)
+# (a BPF program that runs out says ProgramFailedToComplete: a rebuild's simulation tells)
+_BUDGET_EXCEEDED = ("ComputationalBudgetExceeded", "exceeded CUs meter", "ProgramFailedToComplete")
+
+
+def budget_exceeded(err: str | None) -> bool:
+    return err is not None and any(p in err for p in _BUDGET_EXCEEDED)
+
+
+class ComputeBudgets:
+    """Compute unit limits learned from simulations, by transaction shape (each instruction's
+    program, account count and data length), so a transaction of a shape already seen is
+    signed without simulating it: the cluster then runs each mint once. The largest limit seen
+    for a shape is kept; a transaction that still runs out lands with an error, and its rebuild
+    simulates again (``resize``)."""
+
+    def __init__(self) -> None:
+        self._units: dict[tuple, int] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def shape(tx) -> tuple:
+        message = tx.message
+        keys = message.account_keys
+        # data lengths by 64-byte steps: names and uris of a sale differ by a few characters,
+        # which the margin covers; a bigger change of size is another shape
+        return tuple(
+            (bytes(keys[ix.program_id_index]), len(ix.accounts), len(ix.data) // SHAPE_STEP)
+            for ix in message.instructions
+        )
+
+    def get(self, shape: tuple) -> int | None:
+        with self._lock:
+            return self._units.get(shape)
+
+    def learn(self, shape: tuple, units: int) -> None:
+        with self._lock:
+            self._units[shape] = max(units, self._units.get(shape, 0))
+
+
+def sized_transaction(
+    build: Callable,
+    *,
+    chain: Chain,
+    margin: float = DEFAULT_CU_MARGIN,
+    budgets: ComputeBudgets | None = None,
+    resize: bool = False,
+):
+    """``build(units)`` with the compute unit limit of its shape when ``budgets`` knows it
+    (and ``resize`` is not asked), else from a simulation plus ``margin``."""
+    probe = build(SIMULATION_CU_LIMIT)
+    shape = budgets.shape(probe) if budgets is not None else None
+    if shape is not None and not resize:
+        units = budgets.get(shape)
+        if units is not None:
+            return build(units)
+    sim = chain.simulate(probe)
     if sim.err is not None:
         raise TransactionRejected(sim.err, sim.logs)
-    return build(max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin)))
+    units = max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin))
+    if shape is not None:
+        budgets.learn(shape, units)
+    return build(units)
 
 
 def record_sent(

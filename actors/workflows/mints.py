@@ -18,6 +18,8 @@ from actors.infra import metrics
 from actors.workflows.lifecycle import (
     DEFAULT_CU_MARGIN,
     SKIPPED,
+    ComputeBudgets,
+    budget_exceeded,
     complete_from_history,
     payer_problem,
     persist_submitted,
@@ -46,14 +48,19 @@ class MintSigner:
     mint_secret: bytes = field(repr=False)
     compute_unit_price: int | None = None
     cu_margin: float = DEFAULT_CU_MARGIN
+    # limits learned per transaction shape (one per worker process); None: simulate each one
+    budgets: ComputeBudgets | None = field(default=None, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------
 # build
 
 
-def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair, place=NO_EVENT):
-    """A signed mint transaction and its last valid block height."""
+def build_signed(
+    req, *, chain: Chain, signer: MintSigner, mint: Keypair, place=NO_EVENT, resize=False
+):
+    """A signed mint transaction and its last valid block height (simulated for its compute
+    budget only when its shape is new, or ``resize``: the last one ran out)."""
     blockhash, last_valid = chain.latest_blockhash()
 
     def build(units: int):
@@ -67,7 +74,10 @@ def build_signed(req, *, chain: Chain, signer: MintSigner, mint: Keypair, place=
             place=place,
         )
 
-    return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
+    sized = sized_transaction(
+        build, chain=chain, margin=signer.cu_margin, budgets=signer.budgets, resize=resize
+    )
+    return sized, last_valid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,7 +123,14 @@ def process_mint(
             uow.commit()
             return WAITING
         try:
-            tx, last_valid = build_signed(req, chain=chain, signer=signer, mint=mint, place=place)
+            tx, last_valid = build_signed(
+                req,
+                chain=chain,
+                signer=signer,
+                mint=mint,
+                place=place,
+                resize=budget_exceeded(row.last_error),
+            )
         except TransactionRejected as exc:
             outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)
             uow.commit()
@@ -167,7 +184,10 @@ def resolve_refusal(uow: UnitOfWork, kind, row, chain: Chain, err: str, *, expec
     if kind.happened(uow, chain, [row])[0]:
         complete_from_history(uow, row, chain, expected=expected, kind=kind)
         return Status.COMPLETED
-    if payer_problem(err):
+    # ran out of compute units on a limit from the cache: rebuilt once, sized by a simulation
+    # (out of them again on a simulated limit, it is the transaction's own fault)
+    resize = budget_exceeded(err) and not budget_exceeded(row.last_error)
+    if payer_problem(err) or resize:  # not the row's fault: it waits, it does not fail
         if expected != Status.PENDING:
             kind.repo(uow).reset_to_pending(key, expected=expected, reason=err)
         else:

@@ -11,7 +11,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from actors.workflows.intake import enqueue_mints
-from actors.workflows.lifecycle import confirm_submitted
+from actors.workflows.lifecycle import ComputeBudgets, budget_exceeded, confirm_submitted
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from minter.errors import TransientRpcError
 from minter.keys import Payer
@@ -170,3 +170,51 @@ def test_unfunded_payer_keeps_the_ticket_pending_until_funded(uow_factory, chain
     )
     assert process_mint("W-6", uow_factory=uow_factory, chain=chain, signer=broke) == "submitted"
     confirm_until(uow_factory, chain, "W-6", "completed")
+
+
+class Stingy(ComputeBudgets):
+    """Knows every shape, and too little for any of them: the mint runs out of compute units."""
+
+    def get(self, shape):
+        return 5_000
+
+
+def simulations(url) -> int:
+    return admin.get_stats(url)["requests"].get("simulateTransaction", 0)
+
+
+def test_a_known_shape_is_not_simulated(uow_factory, chain, signer, fast_url):
+    budgets = ComputeBudgets()
+    learning = MintSigner(payer=signer.payer, mint_secret=SECRET, budgets=budgets)
+    before, ran = simulations(fast_url), executed(fast_url)
+    for i in range(5):
+        item, _ = ticket(uow_factory, f"S-{i}")
+        assert process_mint(item["ticket_id"], uow_factory=uow_factory, chain=chain,
+                            signer=learning) == "submitted"  # fmt: skip
+    for i in range(5):
+        confirm_until(uow_factory, chain, f"S-{i}", "completed")
+    assert simulations(fast_url) - before == 1  # the first ticket's shape, then known
+    assert executed(fast_url) - ran == 5  # each mint ran once
+
+
+def test_running_out_of_compute_units_rebuilds_at_the_same_address(uow_factory, signer, fast_url):
+    # as the workers send by default: unpreflighted, so it lands with its error (fee paid)
+    chain = ChainClient(fast_url, skip_preflight=True)
+    stingy = MintSigner(payer=signer.payer, mint_secret=SECRET, budgets=Stingy())
+    item, res = ticket(uow_factory, "CU-1")
+    assert process_mint("CU-1", uow_factory=uow_factory, chain=chain, signer=stingy) == "submitted"
+    woken: list[str] = []
+    row = confirm_until(uow_factory, chain, "CU-1", "pending", notify=woken.extend)
+    assert woken == ["CU-1"] and budget_exceeded(row.last_error), row.last_error
+    before = simulations(fast_url)
+    # the rebuild simulates again (the error says so), whatever the cache believes
+    assert process_mint("CU-1", uow_factory=uow_factory, chain=chain, signer=stingy) == "submitted"
+    assert simulations(fast_url) - before == 1
+    row = confirm_until(uow_factory, chain, "CU-1", "completed")
+    assert row.mint_address == res.mint_address
+    with uow_factory() as uow:
+        outcomes = [a.outcome for a in uow.attempts.list_for("mint", "CU-1")]
+    assert outcomes == ["failed", "landed"]
+    req = parse_mint_request(item, default_standard="token2022")
+    assert verify_minted(chain.client, req, Pubkey.from_string(res.mint_address)).ok
+    chain.close()

@@ -75,6 +75,7 @@ def register_actors(broker, services):
         payer=settings.signer.payer,
         mint_secret=reveal(settings.signer.mint_key_secret),
         compute_unit_price=settings.chain.compute_unit_price,
+        budgets=lifecycle.ComputeBudgets(),  # a mint's shape is simulated once per process
     )
     ns = SimpleNamespace()
     notify = services.notify
