@@ -10,6 +10,7 @@ mid-request leaves a row that says so (``interrupted``) instead of a silent extr
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -26,7 +27,6 @@ from ledger.models import (
     WebhookDispatch,
     WebhookEndpoint,
     WebhookEvent,
-    WebhookSequence,
 )
 
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
@@ -48,45 +48,51 @@ class Claimed:
     endpoint: WebhookEndpoint
 
 
+_ADD_EVENT = text(
+    """
+    WITH seq AS (
+        INSERT INTO webhook_sequences (subject, last) VALUES (:subject, 1)
+        ON CONFLICT (subject) DO UPDATE SET last = webhook_sequences.last + 1
+        RETURNING last
+    ), event AS (
+        INSERT INTO webhook_outbox (event_id, type, subject, sequence, data)
+        SELECT :event_id, :type, :subject, last, CAST(:data AS jsonb) FROM seq
+        RETURNING id, sequence
+    ), owed AS (
+        INSERT INTO webhook_dispatches (outbox_id, endpoint_id, subject, sequence)
+        SELECT event.id, e.id, :subject, event.sequence
+        FROM event, webhook_endpoints e
+        WHERE e.status <> 'deleted' AND e.events ? :type
+        RETURNING id, endpoint_id
+    )
+    SELECT owed.id, owed.endpoint_id FROM event LEFT JOIN owed ON true
+    """
+)
+
+
 class WebhookRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # the outbox ----------------------------------------------------------------------------------
-    def add_event(self, type_: str, subject: str, data: Mapping[str, Any]) -> list[tuple[int, int]]:
-        """Record one event and owe it to every active endpoint subscribed to ``type_``;
+    def add_event(
+        self, type_: str, subject: str, data: Mapping[str, Any]
+    ) -> list[tuple[int, int]]:
+        """Record one event and owe it to every live endpoint subscribed to ``type_``;
         (dispatch id, endpoint id) of each. Call inside the change's own transaction."""
-        # the counter row stays locked until commit: a subject's next number waits for the
-        # previous event's commit (row locks, unlike advisory ones, take no shared memory)
-        bump = insert(WebhookSequence).values(subject=subject, last=1)
-        sequence = self.session.scalar(
-            bump.on_conflict_do_update(
-                index_elements=["subject"], set_={"last": WebhookSequence.last + 1}
-            ).returning(WebhookSequence.last)
-        )
-        outbox_id = self.session.scalar(
-            insert(WebhookEvent)
-            .values(
-                event_id=f"evt_{uuid.uuid4().hex}",
-                type=type_,
-                subject=subject,
-                sequence=sequence,
-                data=dict(data),
-            )
-            .returning(WebhookEvent.id)
-        )
-        endpoints = select(
-            func.cast(outbox_id, WebhookDispatch.outbox_id.type),
-            WebhookEndpoint.id,
-            func.cast(subject, WebhookDispatch.subject.type),
-            func.cast(sequence, WebhookDispatch.sequence.type),
-        ).where(WebhookEndpoint.status != DELETED, WebhookEndpoint.events.contains([type_]))
+        # one round trip: the subject's counter (its row stays locked until commit, so the next
+        # number waits for this event's commit; row locks, unlike advisory ones, take no shared
+        # memory), the event, and its dispatches
         rows = self.session.execute(
-            insert(WebhookDispatch)
-            .from_select(["outbox_id", "endpoint_id", "subject", "sequence"], endpoints)
-            .returning(WebhookDispatch.id, WebhookDispatch.endpoint_id)
+            _ADD_EVENT,
+            {
+                "event_id": f"evt_{uuid.uuid4().hex}",
+                "type": type_,
+                "subject": subject,
+                "data": json.dumps(dict(data), separators=(",", ":")),
+            },
         ).all()
-        return [(d, e) for d, e in rows]
+        return [(d, e) for d, e in rows if d is not None]
 
     def events_since(self, since: datetime, *, limit: int = 10_000) -> list[WebhookEvent]:
         return list(

@@ -221,6 +221,34 @@ class ChainClient:
         )
         return [(a.address, int(a.amount.amount)) for a in resp.value]
 
+    def recent_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
+        """``prioritizationFee`` of each recent slot (micro-lamports per CU), oldest slot first,
+        for a transaction write-locking ``accounts`` (at most 128; none: any transaction)."""
+        # solana-py 0.36 has no getRecentPrioritizationFees and solders no request type for it:
+        # the provider sends any body with ``to_json`` and parses with any ``from_json``; an
+        # error answer is parsed by solders (GetSlotResp) so RPCException carries its message.
+        import json
+        from types import SimpleNamespace
+
+        from solders.rpc.responses import GetSlotResp
+
+        params = [[str(a) for a in accounts]] if accounts else []
+        payload = {"jsonrpc": "2.0", "id": 0, "method": "getRecentPrioritizationFees"}
+        body = SimpleNamespace(to_json=lambda: json.dumps({**payload, "params": params}))
+
+        def parse(raw: str):
+            answer = json.loads(raw)
+            if "error" in answer:
+                return GetSlotResp.from_json(raw)
+            items = sorted(answer["result"], key=lambda item: item["slot"])
+            return [int(item["prioritizationFee"]) for item in items]
+
+        parser = SimpleNamespace(from_json=parse)
+        return self._call(
+            "getRecentPrioritizationFees",
+            lambda: self._client._provider.make_request(body, parser),
+        )
+
     def fee_payer_spent(self, signature: Signature) -> int | None:
         """Lamports the fee payer (first account) lost in a landed transaction: fee and rent."""
         resp = self._call(

@@ -21,6 +21,8 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
+from minter.localnet.fees import FeeCache
+
 BLOCKHASH_VALIDITY = 150  # blocks, as on mainnet
 FINALIZED_DEPTH = 31  # slots behind the tip
 CONFIRMED_DEPTH = 1
@@ -122,6 +124,8 @@ class LocalChain:
         # getBlock: each produced slot's blockhash, and the signatures it holds in order.
         self.slot_hashes: dict[int, Hash] = {self.slot: self.genesis_hash}
         self.slot_signatures: dict[int, list[Signature]] = defaultdict(list)
+        # getRecentPrioritizationFees: each recent slot's compute-unit prices, as a node's cache.
+        self.fees = FeeCache()
         # Called under the lock, so they see the state each event left (the PubSub server).
         self.listeners: list = []
 
@@ -238,6 +242,7 @@ class LocalChain:
                 self.mint_accounts[Pubkey.from_string(entry["mint"])].add(account)
             self._remember(sig, record)
             self._index(sig, keys)
+            self.fees.record(self.slot, tx.message)
             self.transaction_count += 1
             if failed:
                 self.stats.executed_err += 1

@@ -16,6 +16,7 @@ from minter.localnet.chain import (
     ChainError,
     LocalChain,
 )
+from minter.localnet.fees import MAX_ACCOUNTS as MAX_FEE_ACCOUNTS
 from minter.localnet.rpc_params import RpcError, _params, _pubkey, _signature
 from minter.localnet.rpc_reads import ReadMethods
 
@@ -86,10 +87,15 @@ class Methods(ReadMethods):
         return self.ctx(self.chain.blockhash_valid(blockhash))
 
     def getRecentPrioritizationFees(self, params):
-        return [
-            {"slot": s, "prioritizationFee": 0}
-            for s in range(self.chain.slot - 4, self.chain.slot + 1)
-        ]
+        """Completed slots only (the one being filled is not in a node's cache yet)."""
+        (keys,) = _params(params, 1)
+        if keys is not None and not isinstance(keys, list):
+            raise RpcError(-32602, "Invalid params: expected an array of addresses")
+        if len(keys or []) > MAX_FEE_ACCOUNTS:
+            raise RpcError(-32602, f"Too many inputs provided; max {MAX_FEE_ACCOUNTS}")
+        accounts = [_pubkey(k) for k in keys or []]
+        with self.chain.lock:
+            return self.chain.fees.recent(self.chain.first_slot, self.chain.slot - 1, accounts)
 
     def getMinimumBalanceForRentExemption(self, params):
         (size, _) = _params(params, 2)
