@@ -20,8 +20,10 @@ from actors.infra.broker import (
 )
 from actors.infra.config import Settings
 from actors.infra.logs import register_settings_secrets
+from actors.infra.sendrate import AdaptiveRate
 from ledger.db import make_engine, make_session_factory
 from ledger.unit_of_work import UnitOfWork
+from minter.failover import FailoverChain
 from minter.rpc import ChainClient
 
 
@@ -39,6 +41,7 @@ class Services:
     notify_collections: Any = None  # wakes collection workers for event ids
     notify_operations: Any = None  # wakes lifecycle workers for operation ids
     notify_webhooks: Any = None  # wakes webhook deliverers for (dispatch id, endpoint id)
+    send_rate: AdaptiveRate | None = None  # the shared adaptive send rate (in Redis)
     # the unit of work's hook that writes webhook events beside terminal changes: set by the
     # entry points (actors.entrypoints.services); without it such a commit raises
     publish: Any = None
@@ -66,15 +69,7 @@ def build_services(
         session_factory = make_session_factory(services.engine)
         services.uow_factory = lambda: UnitOfWork(session_factory, publish=services.publish)
     if chain:
-        services.chain = ChainClient(
-            settings.chain.rpc_url,
-            commitment=settings.chain.commitment,
-            timeout=settings.chain.rpc_timeout,
-            skip_preflight=settings.chain.skip_preflight,
-            blockhash_ttl=settings.chain.blockhash_ttl,
-            on_fault=metrics.rpc_fault,
-            on_call=metrics.rpc_call,
-        )
+        services.chain = _chain(settings)
     if broker:
         services.broker = make_broker(settings.broker.redis_url)
         services.notify = notifier(services.broker)
@@ -88,7 +83,42 @@ def build_services(
             services.broker, queue=OPERATION_QUEUE, actor="apply_operation"
         )
         services.notify_webhooks = webhook_notifier(services.broker)
+        minting = settings.minting
+        services.send_rate = AdaptiveRate(
+            services.broker.client,
+            start=minting.send_rate,
+            minimum=minting.send_rate_min,
+            maximum=minting.send_rate_max,
+            step=minting.send_rate_step,
+        )
     return services
+
+
+def _chain(settings: Settings):
+    """One endpoint's client, or (SOLANA_RPC_URLS) a failover over several."""
+
+    def client(url: str) -> ChainClient:
+        return ChainClient(
+            url,
+            commitment=settings.chain.commitment,
+            timeout=settings.chain.rpc_timeout,
+            skip_preflight=settings.chain.skip_preflight,
+            blockhash_ttl=settings.chain.blockhash_ttl,
+            on_fault=metrics.rpc_fault,
+            on_call=metrics.rpc_call,
+        )
+
+    urls = settings.chain.rpc_urls or (settings.chain.rpc_url,)
+    if len(urls) == 1:
+        return client(urls[0])
+    labels = {url: metrics.endpoint_label(i, url) for i, url in enumerate(urls)}
+    for url in urls:  # every endpoint starts healthy
+        metrics.rpc_endpoint(labels[url], True)
+    return FailoverChain(
+        urls,
+        make_client=client,
+        on_score=lambda url, score, healthy: metrics.rpc_endpoint(labels[url], healthy),
+    )
 
 
 def store_uow_factory(services: Services):

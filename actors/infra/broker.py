@@ -21,6 +21,8 @@ from dramatiq.middleware import (
 from dramatiq.rate_limits import BucketRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
+from actors.infra.sendrate import AdaptiveRate
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_HEARTBEAT_TIMEOUT = 15_000  # ms before Redis hands a dead worker's messages to others
@@ -144,15 +146,35 @@ class EndpointGates:
 
 
 class RateGate:
-    """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while."""
+    """Dramatiq's Redis bucket limiter, waited on (not failed on) for a while, at the shared
+    adaptive rate (:class:`actors.infra.sendrate.AdaptiveRate`) when one is given: a send that
+    goes through without a throttle counts as a success."""
 
-    def __init__(self, broker: RedisBroker, *, per_second: int, wait: float = DEFAULT_RATE_WAIT):
+    def __init__(
+        self,
+        broker: RedisBroker,
+        *,
+        per_second: int,
+        wait: float = DEFAULT_RATE_WAIT,
+        rate: AdaptiveRate | None = None,
+    ):
         backend = RedisBackend(client=broker.client)
         self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
         self.wait = wait
+        self.rate = rate
 
     def __enter__(self):
         deadline = time.monotonic() + self.wait
+        if self.rate is not None:
+            pause = self.rate.paused_for()  # the server's Retry-After
+            if pause > 0:
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            # here, not at the top: importing the CLI must not load prometheus_client
+            from actors.infra import metrics
+
+            current = self.rate.current()
+            metrics.series("send_rate").set(current)
+            self.limiter.limit = max(1, int(current))
         while True:
             with self.limiter.acquire(raise_on_failure=False) as acquired:
                 if acquired:
@@ -161,7 +183,9 @@ class RateGate:
                 raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
             time.sleep(0.02)
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None and self.rate is not None:
+            self.rate.succeeded()
         return False
 
 

@@ -31,6 +31,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from actors.infra.errors import SettingsError
+from actors.infra.sendrate import DEFAULT_MAX as SENDRATE_MAX
+from actors.infra.sendrate import DEFAULT_MIN as SENDRATE_MIN
+from actors.infra.sendrate import DEFAULT_STEP as SENDRATE_STEP
 from actors.infra.webhook_http import (
     DEFAULT_DISABLE_AFTER,
     DEFAULT_RATE_LIMIT,
@@ -48,7 +51,10 @@ DEFAULT_COMMITMENT = "confirmed"  # what a read and a confirmation wait for
 DEFAULT_POOL_SIZE = 5  # ledger connections per process
 DEFAULT_RPC_TIMEOUT = 10.0  # seconds for one RPC request
 DEFAULT_BLOCKHASH_TTL = 0.2  # seconds a fetched blockhash is reused
-DEFAULT_SEND_RATE = 10  # sends per second across all workers (the legacy figure)
+DEFAULT_SEND_RATE = 10  # sends per second across all workers at start (the legacy figure)
+DEFAULT_SEND_RATE_MIN = SENDRATE_MIN  # the adaptive rate's floor and ceiling, and its step
+DEFAULT_SEND_RATE_MAX = SENDRATE_MAX  # (actors.infra.sendrate): a local validator is not capped
+DEFAULT_SEND_RATE_STEP = SENDRATE_STEP
 DEFAULT_MAX_ATTEMPTS = 20  # as actors.workflows.lifecycle.DEFAULT_MAX_ATTEMPTS
 DEFAULT_PENDING_AGE = 30.0  # seconds before the sweeper re-enqueues a pending row
 DEFAULT_CONFIRM_INTERVAL = 0.25  # seconds between confirmer passes
@@ -173,8 +179,24 @@ class BrokerSettings(_Section):
     redis_url: RedisUrl | None = _var("REDIS_URL")
 
 
+def _rpc_urls(value: Any) -> Any:
+    if isinstance(value, str):
+        value = tuple(u.strip() for u in value.split(",") if u.strip())
+    check = _url(("http", "https")).func
+    for url in value or ():
+        check(url)
+    if value is not None and len(value) == 0:
+        raise ValueError("must name at least one URL")
+    return value
+
+
+RpcUrls = Annotated[tuple[str, ...], BeforeValidator(_rpc_urls)]
+
+
 class ChainSettings(_Section):
     rpc_url: RpcUrl | None = _var("SOLANA_RPC_URL")
+    # several endpoints, comma-separated: reads from the healthiest, sends to all (failover)
+    rpc_urls: RpcUrls | None = _var("SOLANA_RPC_URLS")
     commitment: Literal["processed", "confirmed", "finalized"] = _var(
         "SOLANA_COMMITMENT", DEFAULT_COMMITMENT
     )
@@ -183,6 +205,17 @@ class ChainSettings(_Section):
     skip_preflight: bool = _var("SOLANA_SKIP_PREFLIGHT", True)
     blockhash_ttl: Seconds = _var("SOLANA_BLOCKHASH_TTL", DEFAULT_BLOCKHASH_TTL)
     compute_unit_price: Count | None = _var("SOLANA_COMPUTE_UNIT_PRICE")  # micro-lamports per CU
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_of_the_urls(cls, data: Any) -> Any:
+        # SOLANA_RPC_URLS alone names the endpoints; the first stands for SOLANA_RPC_URL
+        if isinstance(data, dict) and not (data.get("SOLANA_RPC_URL") or data.get("rpc_url")):
+            urls = data.get("SOLANA_RPC_URLS") or data.get("rpc_urls")
+            first = urls.split(",")[0].strip() if isinstance(urls, str) else (urls or [None])[0]
+            if first and first.startswith(("http://", "https://")):  # else its own check says
+                data = {**data, "SOLANA_RPC_URL": first}
+        return data
 
 
 class SignerSettings(_Section):
@@ -195,7 +228,10 @@ class SignerSettings(_Section):
 
 class MintingSettings(_Section):
     standard: Literal["core", "metaplex", "token2022"] = _var("NFT_STANDARD", DEFAULT_STANDARD)
-    send_rate: Count = _var("MINT_SEND_RATE", DEFAULT_SEND_RATE)
+    send_rate: Count = _var("MINT_SEND_RATE", DEFAULT_SEND_RATE)  # where the adaptive rate starts
+    send_rate_min: float = _var("MINT_SEND_RATE_MIN", DEFAULT_SEND_RATE_MIN, gt=0)
+    send_rate_max: float = _var("MINT_SEND_RATE_MAX", DEFAULT_SEND_RATE_MAX, gt=0)
+    send_rate_step: float = _var("MINT_SEND_RATE_STEP", DEFAULT_SEND_RATE_STEP, gt=0)
     # signed transactions per ticket or transfer before one expired unseen fails it; every
     # row gets one attempt, so 0 is not "unlimited"
     max_attempts: int = _var("MINT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, ge=1)

@@ -12,6 +12,7 @@ happen (sends, rebroadcasts, RPC calls and faults).
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -70,6 +71,19 @@ def _declare(reg: CollectorRegistry) -> dict[str, object]:
         ),
         "block_height": Gauge(
             "solana_block_height", "Cluster block height", registry=reg, multiprocess_mode=LEDGER
+        ),
+        "rpc_endpoint": Gauge(
+            "solana_rpc_endpoint_healthy",
+            "1 while an RPC endpoint of SOLANA_RPC_URLS takes reads and sends, 0 while demoted",
+            ["endpoint"],
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "send_rate": Gauge(
+            "minting_send_rate",
+            "The adaptive send rate shared by every worker, sends per second",
+            registry=reg,
+            multiprocess_mode=LEDGER,
         ),
         "webhook_deliveries": Counter(
             "minting_webhook_deliveries",
@@ -145,3 +159,13 @@ def rpc_fault(method: str, kind: str) -> None:
 def webhook_attempt(result: str, seconds: float) -> None:
     series("webhook_deliveries").labels(result).inc()
     series("webhook_latency").observe(seconds)
+
+
+def endpoint_label(index: int, url: str) -> str:
+    """``0:host:port``: never the path or query, where providers put API keys."""
+    parts = urlsplit(url)
+    return f"{index}:{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def rpc_endpoint(label: str, healthy: bool) -> None:
+    series("rpc_endpoint").labels(label).set(1 if healthy else 0)

@@ -9,6 +9,9 @@ method ``localnet_setFaults`` at run time; one seeded RNG so a failing run can b
 * ``http_429``: answer any request with HTTP 429 Too Many Requests.
 * ``node_behind``: answer any request with error -32005 "Node is behind by N slots".
 * ``latency_ms``: add that many milliseconds before every answer.
+* ``send_rps``: a value: sendTransaction requests beyond that many in one second are answered
+  HTTP 429 with ``Retry-After: 1``, as a rate-limited provider does (the point where 429s
+  start, for the adaptive send rate to find).
 * ``pubsub_drop``: drop a PubSub notification (the state it reports still changes).
 * ``pubsub_delay_ms``: queue every PubSub notification that many milliseconds late.
 
@@ -33,6 +36,7 @@ FAULTS = (
     "http_429",
     "node_behind",
     "latency_ms",
+    "send_rps",
     "pubsub_drop",
     "pubsub_delay_ms",
 )
@@ -45,6 +49,7 @@ class Faults:
         self.lock = threading.Lock()
         self.rates: dict[str, float] = {}
         self.rng = random.Random(seed)
+        self._second, self._sends = 0, 0  # sendTransaction requests in the current second
         self.set(rates or {}, seed=seed)
 
     def set(self, rates: dict, *, seed: int | None = None) -> None:
@@ -68,6 +73,18 @@ class Faults:
     @property
     def latency(self) -> float:
         return self.rates.get("latency_ms", 0.0) / 1000.0
+
+    def over_send_rate(self) -> bool:
+        """Count one send in the current second; True when that is beyond ``send_rps``."""
+        with self.lock:
+            limit = self.rates.get("send_rps", 0.0)
+            if not limit:
+                return False
+            second = int(time.monotonic())
+            if second != self._second:
+                self._second, self._sends = second, 0
+            self._sends += 1
+            return self._sends > limit
 
 
 class _Drop(Exception):
@@ -93,9 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
         delay = 0.0
         if not _is_admin(request):  # admin calls must work while faults are on
             delay = node.faults.latency  # slept before answering, after every draw is made
-            if node.faults.hit("http_429"):
+            if node.faults.hit("http_429") or (
+                _is_send(request) and node.faults.over_send_rate()
+            ):
                 node.chain.stats.refused["http_429"] += 1
-                return self._send(429, b'{"error":{"code":429,"message":"Too many requests"}}')
+                return self._send(
+                    429,
+                    b'{"error":{"code":429,"message":"Too many requests"}}',
+                    headers={"Retry-After": "1"},
+                )
         try:
             if isinstance(request, list):
                 answer = (
@@ -121,12 +144,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, code: int, payload) -> None:
         self._send(code, json.dumps(payload).encode())
 
-    def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
+    def _send(
+        self, code: int, body: bytes, ctype: str = "application/json", headers=None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _is_send(request) -> bool:
+    return isinstance(request, dict) and request.get("method") == "sendTransaction"
 
 
 def _is_admin(request) -> bool:

@@ -8,6 +8,8 @@ A validator of its own, so that only this module's transactions set the fees.
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 from solana.rpc.api import Client
@@ -157,11 +159,12 @@ def test_chain_client_recent_fees_and_the_policy(url, landed):
         assert max(chain.recent_fees([])) == 1_000
 
         policy = PriorityFeePolicy(percentile=75, max_lamports=1_000)
-        assert policy.price(values, units=200_000) == 0  # one busy slot among quiet ones
+        p75 = sorted(values)[math.ceil(0.75 * len(values)) - 1]  # nearest rank
+        assert policy.price(values, units=200_000) == p75
         assert policy.price([5_000, 1_000, 50_000, 0], units=100_000) == 5_000
         top = PriorityFeePolicy(percentile=100, max_lamports=1_000)
         assert top.price(values, units=100_000) == 5_000  # 0.5 lamports: under the cap
-        assert top.price(values, units=100_000, rebuilds=2) == 11_250  # x 1.5**2
+        assert top.price(values, units=50_000, rebuilds=2) == 11_250  # x 1.5**2
         assert top.price(values, units=400_000) == 2_500  # capped: 2_500 * 0.4 = 1_000 lamports
         assert top.price(chain.recent_fees([to_50k]), units=200_000) == 5_000  # capped too
         with pytest.raises(PermanentRpcError):

@@ -62,7 +62,9 @@ def f(proxies):
 def transfer_tx(chain, sender: Keypair, to: Pubkey, lamports: int) -> VersionedTransaction:
     blockhash, _ = chain.latest_blockhash()
     ix = transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=to, lamports=lamports))
-    return VersionedTransaction(MessageV0.try_compile(sender.pubkey(), [ix], [], blockhash), [sender])
+    return VersionedTransaction(
+        MessageV0.try_compile(sender.pubkey(), [ix], [], blockhash), [sender]
+    )
 
 
 def wait_landed(chain, signatures, timeout=10.0):
@@ -122,6 +124,9 @@ def test_sends_reach_both_and_land_once_while_a_drops_answers(proxies, localnet)
             assert ns.chain.balance(tx.message.account_keys[1]) == 10_000 + i
             assert ns.chain.fee_payer_spent(tx.signatures[0]) == 10_000 + i + FEE
         spent = sum(10_000 + i + FEE for i in range(3))
+        assert ns.chain.balance(sender.pubkey()) == LAMPORTS_PER_SOL - spent
+        # sent again: B's preflight says AlreadyProcessed, which means taken, not rejected
+        assert ns.chain.send(bytes(sent[0])) == sent[0].signatures[0]
         assert ns.chain.balance(sender.pubkey()) == LAMPORTS_PER_SOL - spent
     finally:
         ns.chain.close()

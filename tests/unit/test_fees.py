@@ -104,3 +104,40 @@ def test_invalid_arguments():
 def test_frozen():
     with pytest.raises(AttributeError):
         PriorityFeePolicy().step = 2.0
+
+
+def test_localnet_fee_cache_keeps_150_slots_and_parses_messages():
+    from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+    from solders.hash import Hash
+    from solders.keypair import Keypair
+    from solders.message import Message, MessageV0
+    from solders.system_program import TransferParams, transfer
+
+    from minter.localnet.fees import FeeCache, compute_unit_price, writable_keys
+
+    payer, to = Keypair().pubkey(), Keypair().pubkey()
+    pay = transfer(TransferParams(from_pubkey=payer, to_pubkey=to, lamports=1))
+    priced = [set_compute_unit_limit(1_000), set_compute_unit_price(7_000), pay]
+    v0 = MessageV0.try_compile(payer, priced, [], Hash.default())
+    legacy = Message.new_with_blockhash([pay], payer, Hash.default())
+    assert (compute_unit_price(v0), compute_unit_price(legacy)) == (7_000, 0)
+    assert writable_keys(v0) == writable_keys(legacy) == [payer, to]  # not the programs
+
+    cache = FeeCache()
+    for slot in range(1, 201):
+        cache.record(slot, v0)
+    assert min(cache.slots) == 51 and len(cache.slots) == 150
+    answer = cache.recent(1, 200, [to])
+    assert [a["slot"] for a in answer] == list(range(51, 201))
+    assert {a["prioritizationFee"] for a in answer} == {7_000}
+    other = Keypair().pubkey()
+    free = transfer(TransferParams(from_pubkey=other, to_pubkey=Keypair().pubkey(), lamports=1))
+    cache.record(200, Message.new_with_blockhash([free], other, Hash.default()))  # price 0
+    assert cache.recent(200, 200, [])[0]["prioritizationFee"] == 0  # the slot's minimum
+    assert cache.recent(200, 200, [other])[0]["prioritizationFee"] == 0
+    assert cache.recent(200, 200, [to])[0]["prioritizationFee"] == 7_000  # to's own minimum
+    assert cache.recent(200, 200, [other, to])[0]["prioritizationFee"] == 7_000
+    assert cache.recent(201, 202, [to]) == [
+        {"slot": 201, "prioritizationFee": 0},
+        {"slot": 202, "prioritizationFee": 0},
+    ]

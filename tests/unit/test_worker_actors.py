@@ -41,7 +41,7 @@ class OpenGate:
 
     entered = 0
 
-    def __init__(self, broker, *, per_second: int) -> None:
+    def __init__(self, broker, *, per_second: int, rate=None) -> None:
         self.per_second = per_second
 
     def __enter__(self):
@@ -85,6 +85,7 @@ def services_of(world: World) -> SimpleNamespace:
         notify_collections=world.woken_collections.extend,
         notify_operations=world.woken_operations.extend,
         notify_webhooks=lambda owed, delay=None: None,
+        send_rate=None,
     )
 
 

@@ -70,7 +70,7 @@ def register_actors(broker, services):
     """Declare the actors on ``broker``, bound to ``services``; returns them by name."""
     add_observability(broker)
     settings = services.settings
-    gate = RateGate(broker, per_second=settings.minting.send_rate)
+    gate = RateGate(broker, per_second=settings.minting.send_rate, rate=services.send_rate)
     signer = mints.MintSigner(
         payer=settings.signer.payer,
         mint_secret=reveal(settings.signer.mint_key_secret),

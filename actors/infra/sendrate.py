@@ -1,0 +1,82 @@
+"""The send rate every worker shares, adapted by itself (AIMD, as TCP does): additive increase
+while sends succeed, halving on a 429 or "node behind", a pause for the server's Retry-After.
+
+The state lives in Redis (the broker's), so every worker process on every machine sends at one
+rate: ``{prefix}:rate`` (sends per second), ``{prefix}:pause-until`` (epoch seconds), and a
+one-second guard so a burst of 429s seen by many workers halves the rate once, not once each.
+Losing it (a flushed Redis) only restarts the rate at its initial value.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+DEFAULT_MIN = 1.0  # sends per second: the floor a run of 429s brings the rate down to
+DEFAULT_MAX = 1000.0  # the ceiling: high enough never to cap a local validator
+DEFAULT_STEP = 5.0  # sends per second added per second of successful sending
+DEFAULT_PREFIX = "minter:send-rate"
+HALVING_GUARD_MS = 1000  # one halving per second, whoever saw the 429s
+DEFAULT_CACHE = 0.1  # seconds a process reuses the rate it read
+
+
+class AdaptiveRate:
+    """The shared send rate: read by the rate gate, moved by what the sends meet."""
+
+    def __init__(
+        self,
+        client,
+        *,
+        start: float,
+        minimum: float = DEFAULT_MIN,
+        maximum: float = DEFAULT_MAX,
+        step: float = DEFAULT_STEP,
+        prefix: str = DEFAULT_PREFIX,
+        clock=time.time,
+    ) -> None:
+        self.client = client
+        self.minimum, self.maximum, self.step = minimum, maximum, step
+        self.start = min(max(start, minimum), maximum)
+        self.keys = (f"{prefix}:rate", f"{prefix}:pause-until", f"{prefix}:halved")
+        self.clock = clock
+        self._cached: tuple[float, float] | None = None  # (read at, rate)
+        self._lock = threading.Lock()
+
+    def current(self) -> float:
+        """Sends per second now (the initial rate until anything moved it)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._cached is not None and now - self._cached[0] < DEFAULT_CACHE:
+                return self._cached[1]
+        raw = self.client.get(self.keys[0])
+        rate = self.start if raw is None else min(max(float(raw), self.minimum), self.maximum)
+        with self._lock:
+            self._cached = (now, rate)
+        return rate
+
+    def paused_for(self) -> float:
+        """Seconds left of a server's Retry-After (0: send)."""
+        raw = self.client.get(self.keys[1])
+        return 0.0 if raw is None else max(0.0, float(raw) - self.clock())
+
+    def succeeded(self) -> None:
+        """One send went through: + step / rate, so a second of them adds ``step``."""
+        rate = self.current()
+        if rate >= self.maximum:
+            return
+        self.client.set(self.keys[0], self.start, nx=True)
+        new = float(self.client.incrbyfloat(self.keys[0], self.step / max(rate, 1.0)))
+        if new > self.maximum:
+            self.client.set(self.keys[0], self.maximum)
+
+    def throttled(self, retry_after: float | None = None) -> None:
+        """A 429 or "node behind": halve (once per second across all workers), and pause for
+        the server's Retry-After."""
+        if retry_after:
+            until = self.clock() + retry_after
+            self.client.set(self.keys[1], until, px=int(retry_after * 1000) + 1)
+        if self.client.set(self.keys[2], 1, nx=True, px=HALVING_GUARD_MS):
+            halved = max(self.minimum, self.current() / 2)
+            self.client.set(self.keys[0], halved)
+            with self._lock:
+                self._cached = (time.monotonic(), halved)
