@@ -116,6 +116,19 @@ def fault_kind(exc: BaseException) -> str | None:
 
 
 _NOT_TAKEN = {"connect", "http_429", "node_behind", "blockhash_not_found"}
+_THROTTLED = {"http_429", "node_behind"}  # the cluster asks us to send less
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds of an HTTP answer's Retry-After header (its date form is not used)."""
+    cause = _http_cause(exc)
+    if isinstance(cause, httpx.HTTPStatusError):
+        value = cause.response.headers.get("retry-after")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None
+    return None
 
 
 class ChainClient:
@@ -132,6 +145,7 @@ class ChainClient:
         blockhash_ttl: float = DEFAULT_BLOCKHASH_TTL,
         on_fault: Callable[[str, str], None] | None = None,
         on_call: Callable[[str, float], None] | None = None,
+        on_throttle: Callable[[str, float | None], None] | None = None,
     ) -> None:
         self.url = url
         self.commitment = Commitment(commitment)
@@ -140,6 +154,8 @@ class ChainClient:
         self._client = _ClosableClient(url, commitment=self.commitment, timeout=timeout)
         self._on_fault = on_fault or (lambda method, kind: None)
         self._on_call = on_call or (lambda method, seconds: None)
+        # (kind, Retry-After seconds or None) on a 429 or "node behind": the send rate's signal
+        self._on_throttle = on_throttle or (lambda kind, retry_after: None)
         self._blockhash_ttl = blockhash_ttl
         self._blockhash: tuple[float, Hash, int] | None = None
         self._blockhash_lock = threading.Lock()
@@ -153,6 +169,8 @@ class ChainClient:
             kind = fault_kind(exc)
             if kind is not None:
                 self._on_fault(method, kind)
+            if kind in _THROTTLED:
+                self._on_throttle(kind, retry_after(exc))
             return kind is not None and retry_on(kind)
 
         return Retrying(

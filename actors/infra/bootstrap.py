@@ -69,7 +69,12 @@ def build_services(
         session_factory = make_session_factory(services.engine)
         services.uow_factory = lambda: UnitOfWork(session_factory, publish=services.publish)
     if chain:
-        services.chain = _chain(settings)
+        # the send rate (built with the broker, below) hears of every 429 and "node behind"
+        services.chain = _chain(
+            settings,
+            on_throttle=lambda kind, after: services.send_rate
+            and services.send_rate.throttled(after),
+        )
     if broker:
         services.broker = make_broker(settings.broker.redis_url)
         services.notify = notifier(services.broker)
@@ -94,7 +99,7 @@ def build_services(
     return services
 
 
-def _chain(settings: Settings):
+def _chain(settings: Settings, *, on_throttle=None):
     """One endpoint's client, or (SOLANA_RPC_URLS) a failover over several."""
 
     def client(url: str) -> ChainClient:
@@ -106,6 +111,7 @@ def _chain(settings: Settings):
             blockhash_ttl=settings.chain.blockhash_ttl,
             on_fault=metrics.rpc_fault,
             on_call=metrics.rpc_call,
+            on_throttle=on_throttle,
         )
 
     urls = settings.chain.rpc_urls or (settings.chain.rpc_url,)
