@@ -222,6 +222,9 @@ class FailoverChain:
     def balance(self, pubkey: Pubkey) -> int:
         return self._read(lambda c: c.balance(pubkey))
 
+    def recent_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
+        return self._read(lambda c: c.recent_fees(accounts))
+
     def accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]:
         return self._read(lambda c: c.accounts(pubkeys))
 

@@ -11,6 +11,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+
 MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
 DEFAULT_PERCENTILE = 75  # of the recent per-slot fees: above most, without paying the outliers
 DEFAULT_STEP = 1.5  # multiplier per rebuild after an expiry: x1.5, x2.25, x3.4 ...
@@ -54,3 +57,16 @@ def nearest_rank(values: Sequence[int], percentile: float) -> int:
     ordered = sorted(values)
     rank = max(1, math.ceil(percentile / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def writable_keys(message: Message | MessageV0) -> list[Pubkey]:
+    """The static account keys the message write-locks, by its header.
+
+    Keys loaded from address lookup tables are not resolved (the service does not use them)."""
+    header, keys = message.header, list(message.account_keys)
+    signed = header.num_required_signatures
+    signed_writable = signed - header.num_readonly_signed_accounts
+    unsigned_writable = len(keys) - header.num_readonly_unsigned_accounts
+    return [
+        k for i, k in enumerate(keys) if (i < signed_writable) or (signed <= i < unsigned_writable)
+    ]

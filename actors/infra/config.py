@@ -42,6 +42,7 @@ from actors.infra.webhook_http import (
     check_secret,
 )
 from minter.errors import KeypairError
+from minter.fees import DEFAULT_MAX_PRIORITY_LAMPORTS, DEFAULT_PERCENTILE, DEFAULT_STEP
 from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file
 
 MIN_SECRET_LENGTH = 32  # HS256 and the HMAC seed both want at least 256 bits
@@ -193,6 +194,21 @@ def _rpc_urls(value: Any) -> Any:
 RpcUrls = Annotated[tuple[str, ...], BeforeValidator(_rpc_urls)]
 
 
+def _compute_unit_price(value: Any) -> Any:
+    if value == "auto" or (isinstance(value, int) and value >= 0):
+        return value
+    try:
+        price = int(str(value))
+    except ValueError:
+        price = -1
+    if price < 0:
+        raise ValueError("must be auto or micro-lamports per compute unit (a whole number)")
+    return price
+
+
+ComputeUnitPrice = Annotated[Literal["auto"] | int, BeforeValidator(_compute_unit_price)]
+
+
 class ChainSettings(_Section):
     rpc_url: RpcUrl | None = _var("SOLANA_RPC_URL")
     # several endpoints, comma-separated: reads from the healthiest, sends to all (failover)
@@ -204,7 +220,15 @@ class ChainSettings(_Section):
     # mints and transfers simulate before they are signed, so preflight would run them twice
     skip_preflight: bool = _var("SOLANA_SKIP_PREFLIGHT", True)
     blockhash_ttl: Seconds = _var("SOLANA_BLOCKHASH_TTL", DEFAULT_BLOCKHASH_TTL)
-    compute_unit_price: Count | None = _var("SOLANA_COMPUTE_UNIT_PRICE")  # micro-lamports per CU
+    # micro-lamports per CU, or "auto": the recent fees of the transaction's writable accounts
+    compute_unit_price: ComputeUnitPrice | None = _var("SOLANA_COMPUTE_UNIT_PRICE")
+    max_priority_lamports: Count = _var(
+        "SOLANA_MAX_PRIORITY_LAMPORTS", DEFAULT_MAX_PRIORITY_LAMPORTS
+    )  # the most "auto" pays a transaction in priority fee
+    priority_percentile: float = _var(
+        "SOLANA_PRIORITY_FEE_PERCENTILE", DEFAULT_PERCENTILE, ge=0, le=100
+    )
+    priority_step: float = _var("SOLANA_PRIORITY_FEE_STEP", DEFAULT_STEP, ge=1)  # per rebuild
 
     @model_validator(mode="before")
     @classmethod

@@ -126,19 +126,33 @@ def sized_transaction(
 ):
     """``build(units)`` with the compute unit limit of its shape when ``budgets`` knows it
     (and ``resize`` is not asked), else from a simulation plus ``margin``."""
+    return build(
+        compute_units(build, chain=chain, margin=margin, budgets=budgets, resize=resize)
+    )
+
+
+def compute_units(
+    build: Callable,
+    *,
+    chain: Chain,
+    margin: float = DEFAULT_CU_MARGIN,
+    budgets: ComputeBudgets | None = None,
+    resize: bool = False,
+) -> int:
+    """The compute unit limit for ``build``'s transaction (see :func:`sized_transaction`)."""
     probe = build(SIMULATION_CU_LIMIT)
     shape = budgets.shape(probe) if budgets is not None else None
     if shape is not None and not resize:
         units = budgets.get(shape)
         if units is not None:
-            return build(units)
+            return units
     sim = chain.simulate(probe)
     if sim.err is not None:
         raise TransactionRejected(sim.err, sim.logs)
     units = max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin))
     if shape is not None:
         budgets.learn(shape, units)
-    return build(units)
+    return units
 
 
 def record_sent(

@@ -21,14 +21,15 @@ from actors.workflows.lifecycle import (
     ComputeBudgets,
     budget_exceeded,
     complete_from_history,
+    compute_units,
     payer_problem,
     persist_submitted,
     record_sent,
-    sized_transaction,
 )
 from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
+from minter.fees import PriorityFeePolicy, writable_keys
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import build_mint_transaction, parse_mint_request
 from minter.nft.event import FROZEN_AT_MINT
@@ -50,6 +51,8 @@ class MintSigner:
     cu_margin: float = DEFAULT_CU_MARGIN
     # limits learned per transaction shape (one per worker process); None: simulate each one
     budgets: ComputeBudgets | None = field(default=None, compare=False)
+    # SOLANA_COMPUTE_UNIT_PRICE=auto: priced from the recent fees of its writable accounts
+    fees: PriorityFeePolicy | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,27 +60,39 @@ class MintSigner:
 
 
 def build_signed(
-    req, *, chain: Chain, signer: MintSigner, mint: Keypair, place=NO_EVENT, resize=False
+    req,
+    *,
+    chain: Chain,
+    signer: MintSigner,
+    mint: Keypair,
+    place=NO_EVENT,
+    resize=False,
+    rebuilds: int = 0,
 ):
     """A signed mint transaction and its last valid block height (simulated for its compute
-    budget only when its shape is new, or ``resize``: the last one ran out)."""
+    budget only when its shape is new, or ``resize``: the last one ran out; with ``auto``
+    priority fees, priced from the recent fees of its writable accounts, raised per rebuild)."""
     blockhash, last_valid = chain.latest_blockhash()
 
-    def build(units: int):
+    def build(units: int, price: int | None = signer.compute_unit_price):
         return build_mint_transaction(
             req,
             payer=signer.payer,
             mint=mint,
             recent_blockhash=blockhash,
             compute_unit_limit=units,
-            compute_unit_price=signer.compute_unit_price,
+            compute_unit_price=price,
             place=place,
         )
 
-    sized = sized_transaction(
+    units = compute_units(
         build, chain=chain, margin=signer.cu_margin, budgets=signer.budgets, resize=resize
     )
-    return sized, last_valid
+    if signer.fees is None:
+        return build(units), last_valid
+    writable = writable_keys(build(units).message)
+    price = signer.fees.price(chain.recent_fees(writable), units=units, rebuilds=rebuilds)
+    return build(units, price or None), last_valid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +145,7 @@ def process_mint(
                 mint=mint,
                 place=place,
                 resize=budget_exceeded(row.last_error),
+                rebuilds=row.attempts,  # signed before: each expired unseen
             )
         except TransactionRejected as exc:
             outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)

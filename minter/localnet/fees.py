@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 
+from minter.fees import writable_keys
+
 COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 SET_COMPUTE_UNIT_PRICE = 3  # the ComputeBudget instruction tag; a u64 LE price follows
 MAX_RECENT_SLOTS = 150  # blocks a node's fee cache remembers
@@ -35,19 +37,6 @@ def compute_unit_price(message: Message | MessageV0) -> int:
         ):
             return int.from_bytes(data[1:9], "little")
     return 0
-
-
-def writable_keys(message: Message | MessageV0) -> list[Pubkey]:
-    """The static account keys the message write-locks, by its header.
-
-    Keys loaded from address lookup tables are not resolved (the service does not use them)."""
-    header, keys = message.header, list(message.account_keys)
-    signed = header.num_required_signatures
-    signed_writable = signed - header.num_readonly_signed_accounts
-    unsigned_writable = len(keys) - header.num_readonly_unsigned_accounts
-    return [
-        k for i, k in enumerate(keys) if (i < signed_writable) or (signed <= i < unsigned_writable)
-    ]
 
 
 @dataclass

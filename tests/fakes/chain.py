@@ -45,6 +45,8 @@ class FakeChain:
     healthy: str = "ok"
     balances: dict[Pubkey, int] = field(default_factory=dict)
     spent: dict[str, int] = field(default_factory=dict)  # signature -> lamports
+    fees: list[int] = field(default_factory=list)  # what getRecentPrioritizationFees answers
+    fees_asked: list[list[Pubkey]] = field(default_factory=list)
     _accounts: dict[Pubkey, Account] = field(default_factory=dict)
     _landed: dict[str, TransactionStatus] = field(default_factory=dict)
     _holders: dict[Pubkey, dict[Pubkey, int]] = field(default_factory=dict)  # mint -> ATA: n
@@ -116,6 +118,10 @@ class FakeChain:
         if self.send_errors:
             raise self.send_errors.pop(0)
         return VersionedTransaction.from_bytes(raw).signatures[0]
+
+    def recent_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
+        self.fees_asked.append(list(accounts))
+        return list(self.fees)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from actors.workflows.intake import enqueue_mints
 from actors.workflows.lifecycle import ComputeBudgets, budget_exceeded, confirm_submitted
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from minter.errors import TransientRpcError
+from minter.fees import PriorityFeePolicy
 from minter.keys import Payer
 from minter.localnet import admin
 from minter.localnet.process import LocalnetProcess
@@ -218,3 +219,63 @@ def test_running_out_of_compute_units_rebuilds_at_the_same_address(uow_factory, 
     req = parse_mint_request(item, default_standard="token2022")
     assert verify_minted(chain.client, req, Pubkey.from_string(res.mint_address)).ok
     chain.close()
+
+
+def pay_priced_transfer(client: Client, payer: Keypair, price: int) -> None:
+    """A transfer the payer pays for at ``price`` micro-lamports per CU, confirmed."""
+    from solders.compute_budget import set_compute_unit_price
+    from solders.message import MessageV0
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import VersionedTransaction
+
+    ixs = [
+        set_compute_unit_price(price),
+        transfer(
+            TransferParams(
+                from_pubkey=payer.pubkey(), to_pubkey=Keypair().pubkey(), lamports=1_000_000
+            )
+        ),  # fmt: skip
+    ]
+    blockhash = client.get_latest_blockhash().value.blockhash
+    tx = VersionedTransaction(MessageV0.try_compile(payer.pubkey(), ixs, [], blockhash), [payer])
+    client.confirm_transaction(client.send_transaction(tx).value, "confirmed", sleep_seconds=0.02)
+
+
+def landed_price(client: Client, signature: str) -> tuple[int, int]:
+    """(compute-unit price, compute-unit limit) of a landed transaction, read from chain."""
+    import based58
+    from solders.signature import Signature
+
+    got = client.get_transaction(
+        Signature.from_string(signature), encoding="base64", max_supported_transaction_version=0
+    )
+    message = got.value.transaction.transaction.message
+    keys = message.account_keys
+    budget = {}  # ComputeBudget instruction -> its argument
+    for ix in message.instructions:
+        if str(keys[ix.program_id_index]).startswith("ComputeBudget"):
+            raw = ix.data  # base58 text when the node answered in JSON
+            data = based58.b58decode(raw.encode()) if isinstance(raw, str) else bytes(raw)
+            budget[data[0]] = int.from_bytes(data[1:], "little")
+    return budget.get(3, 0), budget[2]  # SetComputeUnitPrice, SetComputeUnitLimit
+
+
+def test_auto_priority_fees_follow_the_payers_recent_fees_under_the_cap(
+    uow_factory, chain, signer, fast_url
+):
+    client = Client(fast_url)
+    for price in (20_000, 50_000):  # the payer's recent transactions were priced high
+        pay_priced_transfer(client, signer.payer.keypair, price)
+    top = PriorityFeePolicy(percentile=100, max_lamports=10**9)
+    auto = MintSigner(payer=signer.payer, mint_secret=SECRET, fees=top)
+    ticket(uow_factory, "PF-1")
+    assert process_mint("PF-1", uow_factory=uow_factory, chain=chain, signer=auto) == "submitted"
+    row = confirm_until(uow_factory, chain, "PF-1", "completed")
+    assert landed_price(client, row.signature)[0] == 50_000  # the 100th percentile
+    capped = MintSigner(payer=signer.payer, mint_secret=SECRET,
+                        fees=PriorityFeePolicy(percentile=100, max_lamports=1_000))  # fmt: skip
+    ticket(uow_factory, "PF-2")
+    assert process_mint("PF-2", uow_factory=uow_factory, chain=chain, signer=capped) == "submitted"
+    row = confirm_until(uow_factory, chain, "PF-2", "completed")
+    price, units = landed_price(client, row.signature)
+    assert 0 < price < 50_000 and price * units <= 1_000 * 1_000_000  # never above the cap

@@ -33,6 +33,7 @@ from actors.workflows import collections, lifecycle, mints, ticket_ops, transfer
 from actors.workflows.webhooks import delivery
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
+from minter.fees import PriorityFeePolicy
 
 DEFAULT_MAX_RETRIES = 20
 DEFAULT_MIN_BACKOFF = 200  # ms
@@ -71,17 +72,26 @@ def register_actors(broker, services):
     add_observability(broker)
     settings = services.settings
     gate = RateGate(broker, per_second=settings.minting.send_rate, rate=services.send_rate)
+    auto = settings.chain.compute_unit_price == "auto"
+    fixed_price = None if auto else settings.chain.compute_unit_price
     signer = mints.MintSigner(
         payer=settings.signer.payer,
         mint_secret=reveal(settings.signer.mint_key_secret),
-        compute_unit_price=settings.chain.compute_unit_price,
+        compute_unit_price=fixed_price,
+        fees=PriorityFeePolicy(
+            percentile=settings.chain.priority_percentile,
+            step=settings.chain.priority_step,
+            max_lamports=settings.chain.max_priority_lamports,
+        )
+        if auto
+        else None,
         budgets=lifecycle.ComputeBudgets(),  # a mint's shape is simulated once per process
     )
     ns = SimpleNamespace()
     notify = services.notify
     notify_transfers = services.notify_transfers
     transfer_signer = transfers.TransferSigner(
-        payer=settings.signer.payer, compute_unit_price=settings.chain.compute_unit_price
+        payer=settings.signer.payer, compute_unit_price=fixed_price
     )
 
     def mint_ticket(ticket_id: str) -> None:
