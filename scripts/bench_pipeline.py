@@ -141,11 +141,12 @@ def run(args) -> dict:
         "commitment": args.commitment,
     }
     out["ceiling_tx_per_s"] = ceiling(min(args.tickets, 400))
-    env = {
-        "MINT_SEND_RATE": "100000",
-        "MINT_CONFIRM_INTERVAL": "0.05",
-        "SOLANA_COMMITMENT": args.commitment,
-    }
+    # the service's defaults (the adaptive send rate from MINT_SEND_RATE up) unless asked
+    env = {"SOLANA_COMMITMENT": args.commitment}
+    if args.send_rate is not None:
+        env["MINT_SEND_RATE"] = str(args.send_rate)
+    if args.confirm_interval is not None:
+        env["MINT_CONFIRM_INTERVAL"] = str(args.confirm_interval)
     with Stack(extra_env=env) as stack:
         stack.start_workers(processes=args.processes, threads=args.threads)
         time.sleep(2)  # workers booted
@@ -280,6 +281,15 @@ def main() -> None:
         "--commitment", default="confirmed", choices=("processed", "confirmed", "finalized")
     )
     parser.add_argument("--out", default="bench-out")
+    parser.add_argument(
+        "--send-rate", type=int, default=None, help="MINT_SEND_RATE (default: the service's)"
+    )
+    parser.add_argument(
+        "--confirm-interval",
+        type=float,
+        default=None,
+        help="MINT_CONFIRM_INTERVAL (default: the service's)",
+    )
     args = parser.parse_args()
     write(run(args), Path(args.out))
 

@@ -61,6 +61,25 @@ def test_every_variable_sets_its_field():
     assert (wh.schedule, wh.rate_limit, wh.disable_after) == ((0.0, 1.0, 2.5), 5, 60.0)
 
 
+def test_issue_19_settings():
+    s = cfg.load_settings(
+        {
+            "SOLANA_RPC_URLS": "http://a.example:1,https://b.example/k",
+            "SOLANA_COMPUTE_UNIT_PRICE": "auto",
+            "SOLANA_MAX_PRIORITY_LAMPORTS": "5000",
+            "MINT_SEND_RATE_MIN": "2",
+            "MINT_SEND_RATE_MAX": "300",
+        }
+    )
+    assert s.chain.rpc_urls == ("http://a.example:1", "https://b.example/k")
+    assert s.chain.rpc_url == "http://a.example:1"  # the first stands for SOLANA_RPC_URL
+    assert (s.chain.compute_unit_price, s.chain.max_priority_lamports) == ("auto", 5000)
+    assert (s.minting.send_rate_min, s.minting.send_rate_max) == (2.0, 300.0)
+    defaults = cfg.load_settings({})
+    assert defaults.minting.send_rate_max >= 1000  # a local validator is not capped at 10/s
+    assert cfg.load_settings({"SOLANA_COMPUTE_UNIT_PRICE": "1500"}).chain.compute_unit_price == 1500
+
+
 def test_webhook_defaults_are_crossmints():
     wh = cfg.load_settings({}).webhooks
     assert wh.schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -86,6 +105,12 @@ def test_webhook_defaults_are_crossmints():
         ("WEBHOOK_RETRY_SCHEDULE", "0,soon"),
         ("WEBHOOK_RETRY_SCHEDULE", "0,-5"),
         ("WEBHOOK_RATE_LIMIT", "0"),
+        ("MINT_SEND_RATE_MAX", "-1"),
+        ("MINT_SEND_RATE_STEP", "none"),
+        ("SOLANA_RPC_URLS", "ftp://x"),
+        ("SOLANA_COMPUTE_UNIT_PRICE", "fast"),
+        ("SOLANA_PRIORITY_FEE_PERCENTILE", "101"),
+        ("SOLANA_MAX_PRIORITY_LAMPORTS", "-3"),
     ],
 )
 def test_a_malformed_knob_is_named_in_one_line(name, value):
