@@ -162,6 +162,7 @@ class RateGate:
         self.limiter = BucketRateLimiter(backend, "solana-sends", limit=per_second, bucket=1000)
         self.wait = wait
         self.rate = rate
+        self._local = threading.local()  # one gate, many worker threads: per-send state
 
     def __enter__(self):
         deadline = time.monotonic() + self.wait
@@ -175,16 +176,20 @@ class RateGate:
             current = self.rate.current()
             metrics.series("send_rate").set(current)
             self.limiter.limit = max(1, int(current))
+        self._local.waited = False
         while True:
             with self.limiter.acquire(raise_on_failure=False) as acquired:
                 if acquired:
                     return self
             if time.monotonic() > deadline:
                 raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
+            self._local.waited = True
             time.sleep(0.02)
 
     def __exit__(self, exc_type, *exc):
-        if exc_type is None and self.rate is not None:
+        # grown only when the rate held a send back: a rate the workers do not reach (they are
+        # busy elsewhere) would otherwise climb unchecked, far above what the cluster takes
+        if exc_type is None and self.rate is not None and getattr(self._local, "waited", False):
             self.rate.succeeded()
         return False
 
