@@ -11,7 +11,12 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from actors.workflows.intake import enqueue_mints
-from actors.workflows.lifecycle import ComputeBudgets, budget_exceeded, confirm_submitted
+from actors.workflows.lifecycle import (
+    CACHED_CU_HEADROOM,
+    ComputeBudgets,
+    budget_exceeded,
+    confirm_submitted,
+)
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from minter.errors import TransientRpcError
 from minter.fees import PriorityFeePolicy
@@ -177,7 +182,7 @@ class Stingy(ComputeBudgets):
     """Knows every shape, and too little for any of them: the mint runs out of compute units."""
 
     def get(self, shape):
-        return 5_000
+        return 5_000 - CACHED_CU_HEADROOM  # 5,000 CU in all: far too few
 
 
 def simulations(url) -> int:
