@@ -40,6 +40,7 @@ class AdaptiveRate:
         self.keys = (f"{prefix}:rate", f"{prefix}:pause-until", f"{prefix}:halved")
         self.clock = clock
         self._cached: tuple[float, float] | None = None  # (read at, rate)
+        self._stored = False  # the last read found a rate in Redis
         self._lock = threading.Lock()
 
     def current(self) -> float:
@@ -49,6 +50,7 @@ class AdaptiveRate:
             if self._cached is not None and now - self._cached[0] < DEFAULT_CACHE:
                 return self._cached[1]
         raw = self.client.get(self.keys[0])
+        self._stored = raw is not None
         rate = self.start if raw is None else min(max(float(raw), self.minimum), self.maximum)
         with self._lock:
             self._cached = (now, rate)
@@ -64,7 +66,9 @@ class AdaptiveRate:
         rate = self.current()
         if rate >= self.maximum:
             return
-        self.client.set(self.keys[0], self.start, nx=True)
+        if not self._stored:  # nothing moved it yet: it grows from the start
+            self.client.set(self.keys[0], self.start, nx=True)
+            self._stored = True
         new = float(self.client.incrbyfloat(self.keys[0], self.step / max(rate, 1.0)))
         if new > self.maximum:
             self.client.set(self.keys[0], self.maximum)

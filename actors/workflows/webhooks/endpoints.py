@@ -3,16 +3,16 @@ the ``default`` endpoint of WEBHOOK_URL, and a test event."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from actors.infra.errors import ActorsError
 from actors.infra.webhook_http import AttemptResult, UrlRefused, derive_secret
 from actors.workflows.ports import UnitOfWorkFactory
-from actors.workflows.webhooks.delivery import Sender
+from actors.workflows.webhooks.delivery import Sender, event_body
 from ledger.models import EVENT_TYPES
 
 DEFAULT_NAME = "default"
@@ -156,13 +156,14 @@ def send_test(
     secret = secret_for(row)
     if secret is None:
         return AttemptResult(False, None, 0.0, "no secret for this endpoint (WEBHOOK_SECRET?)")
-    event_id = f"evt_test_{uuid.uuid4().hex}"
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    body = json.dumps(
-        {"id": event_id, "type": TEST_EVENT, "created_at": now, "sequence": 0, "data": {}},
-        separators=(",", ":"),
+    event = SimpleNamespace(
+        event_id=f"evt_test_{uuid.uuid4().hex}",
+        type=TEST_EVENT,
+        created_at=datetime.now(UTC),
+        sequence=0,
+        data={},
     )
-    return sender.send(row.url, secret=secret, event_id=event_id, body=body)
+    return sender.send(row.url, secret=secret, event_id=event.event_id, body=event_body(event))
 
 
 def secret_source(*, master: bytes, default_secret: str | None) -> Callable[[object], str | None]:

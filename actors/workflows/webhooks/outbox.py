@@ -32,15 +32,19 @@ Owed = list[tuple[int, int]]  # (dispatch id, endpoint id)
 Wake = Callable[[Owed], None]
 
 
-def render(uow: UnitOfWork, change: Change, *, mint_secret: bytes) -> tuple[str, str, dict] | None:
-    """(type, subject, data) of the event a change makes, or None."""
+def render(
+    uow: UnitOfWork, change: Change, *, mint_secret: bytes, rows: dict | None = None
+) -> tuple[str, str, dict] | None:
+    """(type, subject, data) of the event a change makes, or None; ``rows`` holds the changed
+    mints and transfers read already, by (table, key)."""
     done = change.status == Status.COMPLETED
     extra: dict[str, Any] = {"slot": change.slot}
+    rows = rows or {}
     if change.table == "nft_mints":
-        row = uow.mints.get(change.key)
+        row = rows.get((change.table, change.key)) or uow.mints.get(change.key)
         return f"mint.{change.status}", f"ticket:{row.ticket_id}", {**mint_view(row), **extra}
     if change.table == "nft_transfers":
-        row = uow.transfers.get(change.key)
+        row = rows.get((change.table, change.key)) or uow.transfers.get(change.key)
         data = {**transfer_view(row), **extra}
         return f"transfer.{change.status}", f"ticket:{row.ticket_id}", data
     if change.table == "nft_collections" and done:
@@ -56,12 +60,23 @@ def render(uow: UnitOfWork, change: Change, *, mint_secret: bytes) -> tuple[str,
     return None
 
 
+def _changed_rows(uow: UnitOfWork, changes: Sequence[Change]) -> dict:
+    """The changed mints and transfers, one query per table (not one per change)."""
+    rows = {}
+    for table, repo in (("nft_mints", uow.mints), ("nft_transfers", uow.transfers)):
+        keys = [c.key for c in changes if c.table == table]
+        if keys:
+            rows.update({(table, getattr(r, r.KEY)): r for r in repo.get_many(keys)})
+    return rows
+
+
 def publisher(*, mint_secret: bytes, wake: Wake | None = None):
     """The unit of work's ``publish`` hook: events in the change's transaction; after the
     commit, a wake-up per dispatch (a lost one only waits for the sweep)."""
 
     def publish(uow: UnitOfWork, changes: Sequence[Change]) -> Callable[[], None] | None:
-        events = [render(uow, change, mint_secret=mint_secret) for change in changes]
+        rows = _changed_rows(uow, changes)
+        events = [render(uow, c, mint_secret=mint_secret, rows=rows) for c in changes]
         owed: Owed = []
         # counters locked in one order (by subject; a subject's own events keep theirs), so two
         # transactions touching the same tickets cannot deadlock
