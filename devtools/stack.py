@@ -172,18 +172,19 @@ class Stack:
         client.confirm_transaction(sig, commitment="confirmed", sleep_seconds=0.05)
 
     # workers -----------------------------------------------------------------------------------
-    def start_workers(self, *, processes: int = 1, threads: int = 8, log_name: str = "worker"):
+    def start_workers(
+        self, *, processes: int | None = 1, threads: int | None = 8, log_name: str = "worker"
+    ):
+        """``minter worker``; None leaves that count to the command's default."""
         log = open(self.workdir / f"{log_name}-{len(self._workers)}.log", "ab")
+        counts = [("--processes", processes), ("--threads", threads)]
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "actors.entrypoints.cli",
                 "worker",
-                "--processes",
-                str(processes),
-                "--threads",
-                str(threads),
+                *(part for flag, n in counts if n is not None for part in (flag, str(n))),
             ],
             env=self.env,
             cwd=ROOT,

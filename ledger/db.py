@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_POOL_SIZE = 5
+DEFAULT_POOL_SIZE = 16
 DEFAULT_MAX_OVERFLOW = 10
 DEFAULT_POOL_TIMEOUT = 30.0  # seconds to wait for a pooled connection
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds for a new connection

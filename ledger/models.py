@@ -189,6 +189,8 @@ class NftAttempt(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    # the fee payer (account key 0) of this signed transaction; NULL before revision 0005
+    payer: Mapped[str | None] = mapped_column(String(44))
     created_at: Mapped[datetime] = _now()
 
 

@@ -29,6 +29,10 @@ from ledger.models import (
 M = TypeVar("M", NftMint, NftTransfer, NftCollection, TicketOperation)
 CHANGES = "ledger.changes"  # Session.info key: the terminal changes of the open transaction
 TERMINAL = (Status.COMPLETED, Status.FAILED)
+# Bulk UPDATEs refresh only the rows they matched (RETURNING their keys): the default,
+# "evaluate", tests every object of the session against the WHERE clause, and a confirm pass
+# holding 256 claimed rows paid that for each of its 256 updates.
+_SYNC = "fetch"
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,10 @@ class IntentRepository(Generic[M]):
     def mark_checked(self, keys: Sequence[str]) -> None:
         if keys:
             self.session.execute(
-                update(self.model).where(self.key.in_(list(keys))).values(checked_at=func.now())
+                update(self.model)
+                .where(self.key.in_(list(keys)))
+                .values(checked_at=func.now())
+                .execution_options(synchronize_session=_SYNC)
             )
 
     def requeue_stale_pending(self, *, older_than: timedelta, limit: int) -> list[str]:
@@ -147,6 +154,7 @@ class IntentRepository(Generic[M]):
             update(self.model)
             .where(self.key == key, self.model.status == expected)
             .values(updated_at=func.now(), **values)
+            .execution_options(synchronize_session=_SYNC)
         )
         moved = self.session.execute(stmt).rowcount == 1
         if moved and values.get("status") in TERMINAL:
@@ -185,6 +193,26 @@ class IntentRepository(Generic[M]):
             **extra,
         )
 
+    def mark_completed_many(self, slots: Mapping[str, int | None], *, expected: str) -> list[str]:
+        """:meth:`mark_completed` for many rows at once (key -> the slot it landed in), in one
+        UPDATE; returns the keys that moved."""
+        if not slots:
+            return []
+        stmt = (
+            update(self.model)
+            .where(self.key.in_(list(slots)), self.model.status == expected)
+            .values(updated_at=func.now(), status=Status.COMPLETED, completed_at=func.now())
+            .returning(self.key)
+            .execution_options(synchronize_session=_SYNC)
+        )
+        moved = list(self.session.scalars(stmt).all())
+        for key in moved:
+            note_change(
+                self.session,
+                Change(self.model.__tablename__, key, Status.COMPLETED, slots[key]),
+            )
+        return moved
+
     def mark_failed(self, key: str, *, expected: str, reason: str) -> bool:
         return self._move(key, expected=expected, status=Status.FAILED, last_error=reason)
 
@@ -196,6 +224,7 @@ class IntentRepository(Generic[M]):
             update(self.model)
             .where(self.key == key)
             .values(last_error=reason, updated_at=func.now())
+            .execution_options(synchronize_session=_SYNC)
         )
 
     # reporting -----------------------------------------------------------------------------------
@@ -361,7 +390,14 @@ class AttemptRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def record(self, kind: str, ref_id: str, signature: str, last_valid_block_height: int) -> None:
+    def record(
+        self,
+        kind: str,
+        ref_id: str,
+        signature: str,
+        last_valid_block_height: int,
+        payer: str | None = None,
+    ) -> None:
         self.session.execute(
             insert(NftAttempt)
             .values(
@@ -369,6 +405,7 @@ class AttemptRepository:
                 ref_id=ref_id,
                 signature=signature,
                 last_valid_block_height=last_valid_block_height,
+                payer=payer,
             )
             .on_conflict_do_nothing(index_elements=["signature"])
         )
@@ -382,6 +419,7 @@ class AttemptRepository:
                 update(NftAttempt)
                 .where(NftAttempt.signature.in_(sigs), NftAttempt.sent_at.is_(None))
                 .values(sent_at=func.now())
+                .execution_options(synchronize_session=_SYNC)
             )
 
     def set_outcome(self, signature: str, outcome: str, error: str | None = None) -> None:
@@ -389,7 +427,18 @@ class AttemptRepository:
             update(NftAttempt)
             .where(NftAttempt.signature == signature)
             .values(outcome=outcome, error=error)
+            .execution_options(synchronize_session=_SYNC)
         )
+
+    def set_outcomes(self, signatures: Sequence[str], outcome: str) -> None:
+        """:meth:`set_outcome` (without an error) for many attempts, in one UPDATE."""
+        if signatures:
+            self.session.execute(
+                update(NftAttempt)
+                .where(NftAttempt.signature.in_(list(signatures)))
+                .values(outcome=outcome, error=None)
+                .execution_options(synchronize_session=_SYNC)
+            )
 
     def list_for(self, kind: str, ref_id: str) -> list[NftAttempt]:
         return list(

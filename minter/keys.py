@@ -1,6 +1,7 @@
-"""Key material: the payer keypair and deterministic per-ticket mint keys.
+"""Key material: the payer keypairs (a pool of fee payers, the authority) and deterministic
+per-ticket mint keys.
 
-``str(Keypair)`` is the secret key in base58, so the payer is held in :class:`Payer`, whose
+``str(Keypair)`` is the secret key in base58, so every key is held in :class:`Payer`, whose
 ``repr`` and ``str`` show only the public key.
 """
 
@@ -24,14 +25,15 @@ COLLECTION_SEED_DOMAIN = "event-collection:v1:"
 class Payer:
     """The fee payer. Signs; never shows its secret in ``repr``, ``str`` or pickles."""
 
-    __slots__ = ("_keypair",)
+    __slots__ = ("_keypair", "_pubkey")
 
     def __init__(self, keypair: Keypair) -> None:
         self._keypair = keypair
+        self._pubkey = keypair.pubkey()  # derived once: a build asks for it a dozen times
 
     @property
     def pubkey(self) -> Pubkey:
-        return self._keypair.pubkey()
+        return self._pubkey
 
     @property
     def keypair(self) -> Keypair:
@@ -66,6 +68,35 @@ def load_keypair_file(path: str | Path = DEFAULT_KEYPAIR_PATH) -> Payer:
         return Payer(Keypair.from_bytes(bytes(raw)))
     except ValueError:
         raise KeypairError(f"keypair file holds an invalid ed25519 keypair: {p}") from None
+
+
+def pool_files(spec: str | Path) -> list[Path]:
+    """The files of a payer pool: ``spec`` is a comma-separated list of keypair files, or a
+    folder whose ``*.json`` files are taken in name order."""
+    parts = [p.strip() for p in str(spec).split(",") if p.strip()]
+    if not parts:
+        raise KeypairError("names no keypair file")
+    if len(parts) == 1 and Path(parts[0]).expanduser().is_dir():
+        folder = Path(parts[0]).expanduser()
+        files = sorted((f for f in folder.glob("*.json") if f.is_file()), key=lambda f: f.name)
+        if not files:
+            raise KeypairError(f"keypair folder holds no *.json file: {folder}")
+        return files
+    return [Path(p).expanduser() for p in parts]
+
+
+def load_payer_pool(spec: str | Path) -> tuple[Payer, ...]:
+    """Every payer of ``spec`` (:func:`pool_files`), in order; a key named twice is refused
+    (naming both files, never the key)."""
+    payers: list[Payer] = []
+    seen: dict[Pubkey, Path] = {}
+    for path in pool_files(spec):
+        payer = load_keypair_file(path)
+        if payer.pubkey in seen:
+            raise KeypairError(f"keypair files {seen[payer.pubkey]} and {path} hold the same key")
+        seen[payer.pubkey] = path
+        payers.append(payer)
+    return tuple(payers)
 
 
 def write_keypair_file(keypair: Keypair, path: str | Path) -> Path:

@@ -10,6 +10,7 @@ from actors.infra.bootstrap import Services, build_services
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import SettingsError
 from actors.infra.webhook_http import UrlRefused, WebhookSender, check_url
+from actors.workflows.payers import PayerPool
 from actors.workflows.webhooks import endpoints, outbox
 from actors.workflows.webhooks.delivery import DeliveryPolicy
 
@@ -21,6 +22,17 @@ def services_for(settings: Settings, **parts: bool) -> Services:
         mint_secret=reveal(settings.signer.mint_key_secret), wake=services.notify_webhooks
     )
     return services
+
+
+def payer_pool(services: Services) -> PayerPool:
+    """The fee-payer pool of the settings over the services' chain: build it once per process
+    (its turns and balance reads are per instance)."""
+    signer = services.settings.signer
+    return PayerPool(
+        signer.payers or (signer.payer,),
+        chain=services.chain,
+        min_lamports=signer.payer_min_lamports,
+    )
 
 
 def vet(settings: Settings):
@@ -65,8 +77,6 @@ def put_default_endpoint(services: Services) -> None:
     wh = services.settings.webhooks
     check_default_endpoint(services.settings)
     try:
-        endpoints.put_default(
-            wh.url, uow_factory=services.uow_factory, vet=vet(services.settings)
-        )
+        endpoints.put_default(wh.url, uow_factory=services.uow_factory, vet=vet(services.settings))
     except UrlRefused as exc:
         raise SettingsError("WEBHOOK_URL", str(exc)) from None

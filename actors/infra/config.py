@@ -43,13 +43,13 @@ from actors.infra.webhook_http import (
 )
 from minter.errors import KeypairError
 from minter.fees import DEFAULT_MAX_PRIORITY_LAMPORTS, DEFAULT_PERCENTILE, DEFAULT_STEP
-from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file
+from minter.keys import DEFAULT_KEYPAIR_PATH, Payer, load_keypair_file, load_payer_pool
 
 MIN_SECRET_LENGTH = 32  # HS256 and the HMAC seed both want at least 256 bits
 MASK = "**********"  # what `minter config` shows for a secret
 DEFAULT_STANDARD = "core"  # NFT_STANDARD when a request names none (DESIGN.md: new deployments)
 DEFAULT_COMMITMENT = "confirmed"  # what a read and a confirmation wait for
-DEFAULT_POOL_SIZE = 5  # ledger connections per process
+DEFAULT_POOL_SIZE = 16  # ledger connections a process keeps (a worker: one per thread, no churn)
 DEFAULT_RPC_TIMEOUT = 10.0  # seconds for one RPC request
 DEFAULT_BLOCKHASH_TTL = 0.2  # seconds a fetched blockhash is reused
 DEFAULT_SEND_RATE = 10  # sends per second across all workers at start (the legacy figure)
@@ -65,6 +65,9 @@ DEFAULT_METRICS_PORT = 9191  # Dramatiq's Prometheus middleware's own default
 DEFAULT_METRICS_HOST = "0.0.0.0"  # every interface: the scraper runs elsewhere
 DEFAULT_LOG_LEVEL = "INFO"  # DEBUG also shows the per-request library lines
 PAYER_VARIABLE = "SOLANA_PAYER_KEYPAIR"  # default path: minter.keys.DEFAULT_KEYPAIR_PATH
+PAYERS_VARIABLE = "SOLANA_PAYER_KEYPAIRS"  # the fee-payer pool: files, or a folder; wins
+AUTHORITY_VARIABLE = "SOLANA_AUTHORITY_KEYPAIR"  # default: the first payer of the pool
+DEFAULT_PAYER_MIN_LAMPORTS = 50_000_000  # as actors.workflows.payers.DEFAULT_MIN_LAMPORTS
 
 # ---------------------------------------------------------------------------------------------
 # value types: each check raises ValueError with a message that never quotes the value
@@ -104,6 +107,15 @@ def _read_payer(value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def _read_pool(value: Any) -> Any:
+    if value is None or (isinstance(value, tuple) and all(isinstance(p, Payer) for p in value)):
+        return value
+    try:
+        return load_payer_pool(value)
+    except KeypairError as exc:  # names the file, never the key
+        raise ValueError(str(exc)) from None
+
+
 def _webhook_secret(secret: SecretBytes) -> SecretBytes:
     check_secret(secret.get_secret_value().decode(errors="replace"))
     return secret
@@ -125,6 +137,7 @@ RedisUrl = Annotated[str, _url(("redis", "rediss", "unix"))]
 RpcUrl = Annotated[str, _url(("http", "https"))]
 Secret = Annotated[SecretBytes, AfterValidator(_long_enough)]
 PayerKey = Annotated[Payer, BeforeValidator(_read_payer)]
+PayerPool = Annotated[tuple[Payer, ...], BeforeValidator(_read_pool)]
 Seconds = Annotated[float, Field(ge=0)]
 WebhookSecret = Annotated[SecretBytes, AfterValidator(_webhook_secret)]
 Schedule = Annotated[tuple[float, ...], BeforeValidator(_schedule)]
@@ -243,11 +256,35 @@ class ChainSettings(_Section):
 
 
 class SignerSettings(_Section):
-    # one variable, read once at start: the key that signs, and the file it came from (what
-    # `minter config` shows); `require` checks `payer`, the first field of the variable
+    """Who pays and who signs. The fee payers are a pool (``SOLANA_PAYER_KEYPAIRS``: files, or
+    a folder's ``*.json`` in name order), or ``SOLANA_PAYER_KEYPAIR`` alone (a pool of one);
+    once read, ``payers`` is the pool either way, ``payer`` its first member and ``authority``
+    the key that signs metadata, collections, delegates and lifecycle operations
+    (``SOLANA_AUTHORITY_KEYPAIR``, default: the first payer). Mints are paid by the pool;
+    collections, lifecycle operations and transfers by the authority."""
+
+    # one variable, read once at start: the key, and the file it came from (what `minter config`
+    # shows); `require` checks `payer`, the first field of the variable
     payer: PayerKey | None = _var(PAYER_VARIABLE)
-    keypair_path: Path = _var(PAYER_VARIABLE, DEFAULT_KEYPAIR_PATH)
+    keypair_path: Path | None = _var(PAYER_VARIABLE, DEFAULT_KEYPAIR_PATH)  # None: the pool
+    payers: PayerPool | None = _var(PAYERS_VARIABLE)
+    payers_source: str | None = _var(PAYERS_VARIABLE)  # the files or folder, as given
+    authority: PayerKey | None = _var(AUTHORITY_VARIABLE)
+    # a payer below this is skipped (a warning and a metric) until topped up
+    payer_min_lamports: Count = _var("MINT_PAYER_MIN_LAMPORTS", DEFAULT_PAYER_MIN_LAMPORTS)
     mint_key_secret: Secret | None = _var("MINT_KEY_SECRET")
+
+    @model_validator(mode="after")
+    def _pool_and_authority(self) -> SignerSettings:
+        # frozen: the derived values are set once, here, as if they had been read
+        pool = self.payers or ((self.payer,) if self.payer is not None else None)
+        object.__setattr__(self, "payers", pool)
+        if self.payers_source is not None and pool:  # the pool wins over SOLANA_PAYER_KEYPAIR
+            object.__setattr__(self, "payer", pool[0])
+            object.__setattr__(self, "keypair_path", None)
+        if self.authority is None and pool:
+            object.__setattr__(self, "authority", pool[0])
+        return self
 
 
 class MintingSettings(_Section):
@@ -390,7 +427,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: Iterable[str
     unknown = set(required) - set(ALL_VARIABLES)
     if unknown:
         raise ValueError(f"unknown settings asked for: {sorted(unknown)}")
-    if PAYER_VARIABLE in required and not (env.get(PAYER_VARIABLE) or "").strip():
+    if (
+        PAYER_VARIABLE in required
+        and not (env.get(PAYER_VARIABLE) or "").strip()
+        and not (env.get(PAYERS_VARIABLE) or "").strip()
+    ):
         env = {**env, PAYER_VARIABLE: str(DEFAULT_KEYPAIR_PATH)}  # the Solana CLI's own default
     token = _environ.set(env)  # this mapping alone, never os.environ beside it
     try:
@@ -451,6 +492,8 @@ def _shown(value: Any) -> Any:
         return MASK
     if isinstance(value, Payer):
         return str(value.pubkey)
+    if isinstance(value, tuple) and value and all(isinstance(v, Payer) for v in value):
+        return [str(v.pubkey) for v in value]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, str) and "://" in value:

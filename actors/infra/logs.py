@@ -54,8 +54,8 @@ def register_settings_secrets(settings) -> None:
         settings.webhooks.secret,
     )
     values = [s.get_secret_value() for s in secrets if s is not None]
-    if settings.signer.payer is not None:
-        values.append(bytes(settings.signer.payer.keypair))
+    keys = (settings.signer.payer, settings.signer.authority, *(settings.signer.payers or ()))
+    values.extend(bytes(k.keypair) for k in keys if k is not None)
     register_secrets(values)
 
 

@@ -65,7 +65,22 @@ def _declare(reg: CollectorRegistry) -> dict[str, object]:
         ),
         "balance": Gauge(
             "solana_payer_balance_lamports",
-            "Payer balance",
+            "Balance of the fee-payer pool, every payer's lamports summed",
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "payer_balance": Gauge(
+            "solana_payer_lamports",
+            "Balance of one fee payer of the pool",
+            ["payer"],
+            registry=reg,
+            multiprocess_mode=LEDGER,
+        ),
+        "payer_funded": Gauge(
+            "minting_payer_funded",
+            "1 while a fee payer holds at least MINT_PAYER_MIN_LAMPORTS and pays mints, 0 while "
+            "it is skipped",
+            ["payer"],
             registry=reg,
             multiprocess_mode=LEDGER,
         ),
@@ -165,6 +180,12 @@ def endpoint_label(index: int, url: str) -> str:
     """``0:host:port``: never the path or query, where providers put API keys."""
     parts = urlsplit(url)
     return f"{index}:{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def payer_balance(payer: str, lamports: int, funded: bool) -> None:
+    """One payer of the pool: its balance, and whether it is funded (takes mints)."""
+    series("payer_balance").labels(payer).set(lamports)
+    series("payer_funded").labels(payer).set(1 if funded else 0)
 
 
 def rpc_endpoint(label: str, healthy: bool) -> None:

@@ -1,10 +1,12 @@
-"""The send rate every worker shares, adapted by itself (AIMD, as TCP does): additive increase
+"""The send rate every worker shares, adapted by itself (AIMD, as TCP does): a slow start that
+doubles it each second of held-back sends until the first throttle, then additive increase
 while sends succeed, halving on a 429 or "node behind", a pause for the server's Retry-After.
 
 The state lives in Redis (the broker's), so every worker process on every machine sends at one
-rate: ``{prefix}:rate`` (sends per second), ``{prefix}:pause-until`` (epoch seconds), and a
-one-second guard so a burst of 429s seen by many workers halves the rate once, not once each.
-Losing it (a flushed Redis) only restarts the rate at its initial value.
+rate: ``{prefix}:rate`` (sends per second), ``{prefix}:pause-until`` (epoch seconds), a
+one-second guard so a burst of 429s seen by many workers halves the rate once, not once each,
+and ``{prefix}:threshold``, the rate a throttle left (below it the rate doubles again, as TCP's
+ssthresh). Losing it (a flushed Redis) only restarts the rate at its initial value.
 """
 
 from __future__ import annotations
@@ -37,9 +39,16 @@ class AdaptiveRate:
         self.client = client
         self.minimum, self.maximum, self.step = minimum, maximum, step
         self.start = min(max(start, minimum), maximum)
-        self.keys = (f"{prefix}:rate", f"{prefix}:pause-until", f"{prefix}:halved")
+        self.keys = (
+            f"{prefix}:rate",
+            f"{prefix}:pause-until",
+            f"{prefix}:halved",
+            f"{prefix}:threshold",
+        )
         self.clock = clock
         self._cached: tuple[float, float] | None = None  # (read at, rate)
+        self._paused: tuple[float, float] | None = None  # (read at, pause-until)
+        self._threshold: tuple[float, float | None] | None = None  # (read at, threshold)
         self._stored = False  # the last read found a rate in Redis
         self._lock = threading.Lock()
 
@@ -58,8 +67,27 @@ class AdaptiveRate:
 
     def paused_for(self) -> float:
         """Seconds left of a server's Retry-After (0: send)."""
-        raw = self.client.get(self.keys[1])
-        return 0.0 if raw is None else max(0.0, float(raw) - self.clock())
+        now = time.monotonic()
+        with self._lock:
+            cached = self._paused
+        if cached is None or now - cached[0] >= DEFAULT_CACHE:
+            raw = self.client.get(self.keys[1])
+            cached = (now, 0.0 if raw is None else float(raw))
+            with self._lock:
+                self._paused = cached
+        return max(0.0, cached[1] - self.clock())
+
+    def _slow_start(self, rate: float) -> bool:
+        """Below the threshold a throttle left (or before any throttle): double per second."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._threshold
+        if cached is None or now - cached[0] >= DEFAULT_CACHE:
+            raw = self.client.get(self.keys[3])
+            cached = (now, None if raw is None else float(raw))
+            with self._lock:
+                self._threshold = cached
+        return cached[1] is None or rate < cached[1]
 
     def succeeded(self) -> None:
         """One send went through: + step / rate, so a second of them adds ``step``."""
@@ -69,7 +97,9 @@ class AdaptiveRate:
         if not self._stored:  # nothing moved it yet: it grows from the start
             self.client.set(self.keys[0], self.start, nx=True)
             self._stored = True
-        new = float(self.client.incrbyfloat(self.keys[0], self.step / max(rate, 1.0)))
+        # a second of sends at ``rate`` adds ``rate`` (doubling) in slow start, else ``step``
+        grow = 1.0 if self._slow_start(rate) else self.step / max(rate, 1.0)
+        new = float(self.client.incrbyfloat(self.keys[0], grow))
         if new > self.maximum:
             self.client.set(self.keys[0], self.maximum)
 
@@ -79,8 +109,12 @@ class AdaptiveRate:
         if retry_after:
             until = self.clock() + retry_after
             self.client.set(self.keys[1], until, px=int(retry_after * 1000) + 1)
+            with self._lock:
+                self._paused = (time.monotonic(), until)
         if self.client.set(self.keys[2], 1, nx=True, px=HALVING_GUARD_MS):
             halved = max(self.minimum, self.current() / 2)
             self.client.set(self.keys[0], halved)
+            self.client.set(self.keys[3], halved)  # additive growth from here on
             with self._lock:
                 self._cached = (time.monotonic(), halved)
+                self._threshold = (time.monotonic(), halved)

@@ -4,7 +4,9 @@
 repeat; :func:`process_collection` creates the collection on chain by the mint protocol's steps
 (claim, sign, persist before send, send once), and the shared lifecycle confirms, rebroadcasts
 and rebuilds it (:data:`COLLECTIONS`). The collection's address is derived from
-``MINT_KEY_SECRET`` and the event id, so the chain itself refuses a second one.
+``MINT_KEY_SECRET`` and the event id, so the chain itself refuses a second one. A collection
+is paid and signed by the authority key (``MintSigner.payer``, ``SOLANA_AUTHORITY_KEYPAIR``),
+never by the fee-payer pool: they are few, and its update authority must sign anyway.
 """
 
 from __future__ import annotations

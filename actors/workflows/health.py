@@ -1,9 +1,10 @@
 """Readiness and balance, as ``/ready``, ``/balance``, ``minter health`` and ``minter balance`` say.
 
 Each readiness check answers on its own, so a 503 names every dependency that is not ready.
-"How many more mints" divides the payer's balance by the measured cost per ticket (the
-lamports the payer lost over recently completed mints), or by the standard's known cost before
-any mint has been measured.
+"How many more mints" divides each fee payer's balance by the measured cost per ticket (the
+lamports the fee payers lost over recently completed mints), or by the standard's known cost
+before any mint has been measured. Every payer of the pool is listed, drained ones included;
+ready needs one funded payer (at least ``MINT_PAYER_MIN_LAMPORTS``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from solders.signature import Signature
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
 from actors.infra.exit_codes import POSTGRES, REDIS, RPC, unreachable
+from actors.workflows.payers import DEFAULT_MIN_LAMPORTS, PayerPool
 from minter.nft.core import CORE_PROGRAM_ID
 
 LAMPORTS_PER_SOL = 1_000_000_000
@@ -40,8 +42,6 @@ METAPLEX_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x
 KNOWN_COST = {"core": 3_890_320, "metaplex": 19_656_560, "token2022": 6_072_160}
 # the program each standard's mints need deployed (executable) to be ready
 PROGRAMS = {"core": CORE_PROGRAM_ID, "metaplex": METAPLEX_PROGRAM}
-DEFAULT_MIN_MINTS = 100  # ready only while the payer pays for this many of the costliest mints
-DEFAULT_MIN_BALANCE = DEFAULT_MIN_MINTS * max(KNOWN_COST.values())
 DEPENDENCIES = (POSTGRES, REDIS, RPC)  # readiness checks named after what they reach
 DEFAULT_MAX_SLOTS_BEHIND = 150
 DEFAULT_COST_SAMPLE = 20  # recent mints whose transactions are read to measure the cost
@@ -54,10 +54,22 @@ class Health:
 
     services: object
     ping_redis: Callable[[], bool] | None = None
-    min_balance: int = DEFAULT_MIN_BALANCE
+    # the fee payers (one pool per process: the entry point's); None: built from the settings
+    payers: PayerPool | None = None
     cost_sample: int = DEFAULT_COST_SAMPLE
     cost_ttl: float = DEFAULT_COST_TTL
     _measured: tuple[float, int | None] | None = None
+
+    def pool(self) -> PayerPool:
+        """The fee-payer pool of the settings (SOLANA_PAYER_KEYPAIRS, or the one payer)."""
+        if self.payers is None:
+            signer = self.services.settings.signer
+            self.payers = PayerPool(
+                getattr(signer, "payers", None) or (signer.payer,),
+                chain=self.services.chain,
+                min_lamports=getattr(signer, "payer_min_lamports", DEFAULT_MIN_LAMPORTS),
+            )
+        return self.payers
 
     def measured_cost(self) -> int | None:
         """Mean lamports the payer spent per recent completed mint (fee and rent), if any."""
@@ -100,10 +112,16 @@ class Health:
         return True, "ok"
 
     def _funded(self):
-        lamports = self.services.chain.balance(self.services.settings.signer.payer.pubkey)
-        if lamports < self.min_balance:
-            return False, f"payer has {lamports} lamports, below {self.min_balance}"
-        return True, "ok"
+        pool = self.pool()
+        balances = pool.balances(fresh=True)
+        funded = sum(b.funded for b in balances)
+        if not funded:
+            most = max(b.lamports for b in balances)
+            return False, (
+                f"no payer is funded: the richest of {len(balances)} has {most} lamports, "
+                f"below {pool.min_lamports}"
+            )
+        return True, "ok" if funded == len(balances) else f"{funded} of {len(balances)} funded"
 
     def readiness(self) -> dict:
         checks = {
@@ -144,16 +162,36 @@ class Health:
         }
 
     def balance(self) -> dict:
-        payer = self.services.settings.signer.payer.pubkey
-        lamports = self.services.chain.balance(payer)
+        """Every payer's balance and runway, and the totals. ``payer``, ``lamports``, ``sol``
+        and ``mints_left`` keep their first meaning for a pool of one (the first payer, the
+        pool's total); ``authority`` is the key that pays collections, lifecycle operations
+        and transfers."""
+        balances = self.pool().balances(fresh=True)
         measured = self._check(lambda: (True, self.measured_cost()))[1]
         measured = measured if isinstance(measured, int) else None
         cost = measured or KNOWN_COST[self.services.settings.minting.standard]
-        return {
-            "payer": str(payer),
-            "lamports": lamports,
-            "sol": lamports / LAMPORTS_PER_SOL,
+        payers = [
+            {
+                "address": b.address,
+                "lamports": b.lamports,
+                "funded": b.funded,
+                "mints_left": b.lamports // cost,
+            }
+            for b in balances
+        ]
+        total = sum(b.lamports for b in balances)
+        report = {
+            "payers": payers,
+            "total_lamports": total,
+            "mints_left": sum(p["mints_left"] for p in payers),
+            "payer": payers[0]["address"],
+            "lamports": total,
+            "sol": total / LAMPORTS_PER_SOL,
             "cost_per_ticket_lamports": cost,
             "cost_measured": measured is not None,
-            "mints_left": lamports // cost,
         }
+        authority = getattr(self.services.settings.signer, "authority", None)
+        if authority is not None:
+            lamports = self.services.chain.balance(authority.pubkey)
+            report["authority"] = {"address": str(authority.pubkey), "lamports": lamports}
+        return report

@@ -103,7 +103,8 @@ class ComputeBudgets:
 
     @staticmethod
     def shape(tx) -> tuple:
-        message = tx.message
+        """The shape of a transaction, or of its message."""
+        message = getattr(tx, "message", tx)
         keys = message.account_keys
         # data lengths by 64-byte steps: names and uris of a sale differ by a few characters,
         # which the margin covers; a bigger change of size is another shape
@@ -131,9 +132,7 @@ def sized_transaction(
 ):
     """``build(units)`` with the compute unit limit of its shape when ``budgets`` knows it
     (and ``resize`` is not asked), else from a simulation plus ``margin``."""
-    return build(
-        compute_units(build, chain=chain, margin=margin, budgets=budgets, resize=resize)
-    )
+    return build(compute_units(build, chain=chain, margin=margin, budgets=budgets, resize=resize))
 
 
 def compute_units(
@@ -143,15 +142,18 @@ def compute_units(
     margin: float = DEFAULT_CU_MARGIN,
     budgets: ComputeBudgets | None = None,
     resize: bool = False,
+    sign: Callable | None = None,
 ) -> int:
-    """The compute unit limit for ``build``'s transaction (see :func:`sized_transaction`)."""
+    """The compute unit limit for ``build``'s transaction (see :func:`sized_transaction`);
+    with ``sign``, ``build`` gives unsigned messages, and only a simulated one is signed (a
+    shape the cache knows costs no signature)."""
     probe = build(SIMULATION_CU_LIMIT)
     shape = budgets.shape(probe) if budgets is not None else None
     if shape is not None and not resize:
         units = budgets.get(shape)
         if units is not None:
             return min(SIMULATION_CU_LIMIT, units + CACHED_CU_HEADROOM)
-    sim = chain.simulate(probe)
+    sim = chain.simulate(sign(probe) if sign is not None else probe)
     if sim.err is not None:
         raise TransactionRejected(sim.err, sim.logs)
     units = max(DEFAULT_CU_FLOOR, int((sim.units or 0) * margin))
@@ -180,8 +182,11 @@ def record_sent(
 
 
 def persist_submitted(uow: UnitOfWork, kind: Kind, key: str, tx, last_valid: int) -> str:
-    """Step 3: signature, signed bytes and last valid height committed before any send."""
+    """Step 3: signature, signed bytes and last valid height committed before any send; the
+    attempt records its fee payer (account key 0: a pool member for a mint, the authority for
+    collections, lifecycle operations and transfers)."""
     signature = str(tx.signatures[0])
+    payer = str(tx.message.account_keys[0])
     kind.repo(uow).mark_submitted(
         key,
         expected=Status.PENDING,
@@ -189,7 +194,7 @@ def persist_submitted(uow: UnitOfWork, kind: Kind, key: str, tx, last_valid: int
         signed_tx=bytes(tx),
         last_valid_block_height=last_valid,
     )
-    uow.attempts.record(kind.name, key, signature, last_valid)
+    uow.attempts.record(kind.name, key, signature, last_valid, payer=payer)
     uow.commit()
     return signature
 
@@ -259,15 +264,17 @@ def confirm_submitted(
         rows = _claim(uow, kind, limit)
         if not rows:
             return stats
+        landed: list[_Seen] = []
         for seen in _classify(uow, chain, kind, rows):
             if seen.status is not None and seen.status.err is None:
-                _resolve_landed(uow, kind, seen, stats, need=_LEVELS[commitment])
+                landed.append(seen)
             elif seen.status is not None:  # landed with an error (only with skip_preflight)
                 _resolve_landed_with_error(uow, chain, kind, seen, stats)
             elif seen.happened is not None:
                 _resolve_expired(uow, chain, kind, seen, stats, max_attempts=max_attempts)
             else:  # unseen, blockhash still valid
                 resend[seen.row.signature] = bytes(seen.row.signed_tx)
+        _resolve_landed(uow, kind, landed, stats, need=_LEVELS[commitment])
         kind.repo(uow).mark_checked([kind.key_of(r) for r in rows])
         uow.commit()
     _rebroadcast(chain, kind, resend, stats)
@@ -300,18 +307,22 @@ def _classify(uow: UnitOfWork, chain: Chain, kind: Kind, rows) -> list[_Seen]:
 
 
 def _resolve_landed(
-    uow: UnitOfWork, kind: Kind, seen: _Seen, stats: ConfirmStats, *, need: int
+    uow: UnitOfWork, kind: Kind, landed: list[_Seen], stats: ConfirmStats, *, need: int
 ) -> None:
-    """Landed OK: completed once it reached the asked commitment level, else wait for it."""
-    if _level(seen.status) < need:
-        stats.waiting += 1
-        return
-    kind.repo(uow).mark_completed(
-        kind.key_of(seen.row), expected=Status.SUBMITTED, slot=seen.status.slot
+    """Landed OK: completed once at the asked commitment level (one UPDATE for all of them),
+    else left to wait for it."""
+    ready = {}
+    for seen in landed:
+        if _level(seen.status) < need:
+            stats.waiting += 1
+        else:
+            ready[kind.key_of(seen.row)] = seen
+    moved = kind.repo(uow).mark_completed_many(
+        {key: seen.status.slot for key, seen in ready.items()}, expected=Status.SUBMITTED
     )
-    uow.attempts.set_outcome(seen.row.signature, Outcome.LANDED)
-    stats.completed += 1
-    stats.completed_ids.append(kind.key_of(seen.row))
+    uow.attempts.set_outcomes([ready[key].row.signature for key in moved], Outcome.LANDED)
+    stats.completed += len(moved)
+    stats.completed_ids.extend(moved)
 
 
 def _resolve_landed_with_error(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
 
 from actors.infra import metrics
 from actors.workflows.lifecycle import (
@@ -26,24 +27,33 @@ from actors.workflows.lifecycle import (
     persist_submitted,
     record_sent,
 )
+from actors.workflows.payers import NO_PAYER_FUNDED, PayerPool
 from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.fees import PriorityFeePolicy, writable_keys
 from minter.keys import Payer, derive_mint_keypair
-from minter.nft import build_mint_transaction, parse_mint_request
+from minter.nft import MAX_TRANSACTION_BYTES, build_mint_transaction, parse_mint_request
 from minter.nft.event import FROZEN_AT_MINT
-from minter.nft.transaction import NO_EVENT, Placement
+from minter.nft.transaction import NO_EVENT, Placement, signed_size
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 log = structlog.get_logger(__name__)
 WAITING = "waiting"  # a ticket whose event's collection is not on chain yet
+ALREADY_PROCESSED = "AlreadyProcessed"  # a send refused because the cluster has these bytes
+UNFUNDED = "unfunded"  # no fee payer of the pool is funded: the ticket waits (pending)
 COLLECTION_FAILED = Placement(collection=None, frozen=True)  # a marker: its event's failed
 
 
 @dataclass(frozen=True)
 class MintSigner:
-    """What signing a mint needs: the payer, the mint-key secret and the fee policy."""
+    """What signing a mint needs: the authority, the fee payers, the mint-key secret and the
+    fee policy.
+
+    ``payer`` is the authority (the platform's key: it signs metadata, collections, delegates
+    and lifecycle operations, and pays for collections and operations); ``payers``, when set,
+    is the fee-payer pool that pays each mint (else the authority pays it too).
+    """
 
     payer: Payer
     mint_secret: bytes = field(repr=False)
@@ -53,6 +63,29 @@ class MintSigner:
     budgets: ComputeBudgets | None = field(default=None, compare=False)
     # SOLANA_COMPUTE_UNIT_PRICE=auto: priced from the recent fees of its writable accounts
     fees: PriorityFeePolicy | None = None
+    # SOLANA_PAYER_KEYPAIRS: who pays each mint (least recently used among the funded ones)
+    payers: PayerPool | None = field(default=None, compare=False)
+
+    def fee_payer(self) -> Payer | None:
+        """Who pays the next mint attempt: the pool's pick (None: none is funded), or the
+        authority without a pool."""
+        return self.payers.pick() if self.payers is not None else self.payer
+
+    def drained(self, tx) -> None:
+        """A transaction was refused for its fee payer's funds: skip that payer now."""
+        if self.payers is not None:
+            self.payers.drained(tx.message.account_keys[0])
+
+    def unfunded_reason(self) -> str:
+        least = self.payers.min_lamports if self.payers is not None else 0
+        return (
+            f"{NO_PAYER_FUNDED}: every payer holds less than MINT_PAYER_MIN_LAMPORTS "
+            f"({least} lamports); waiting until one is topped up"
+        )
+
+
+class NoPayerFunded(Exception):
+    """No payer of the pool is funded (the mint waits; it never fails for it)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,16 +101,25 @@ def build_signed(
     place=NO_EVENT,
     resize=False,
     rebuilds: int = 0,
+    payer: Payer | None = None,
 ):
     """A signed mint transaction and its last valid block height (simulated for its compute
     budget only when its shape is new, or ``resize``: the last one ran out; with ``auto``
-    priority fees, priced from the recent fees of its writable accounts, raised per rebuild)."""
+    priority fees, priced from the recent fees of its writable accounts, raised per rebuild).
+
+    ``payer`` pays it (default: the signer's pick for this attempt); the signer's authority
+    holds the ticket's authorities. The mint address is the same whoever pays."""
+    payer = payer or signer.fee_payer()
+    if payer is None:
+        raise NoPayerFunded(signer.unfunded_reason())
+    payer = fitting_payer(req, payer, signer.payer, mint, place)
     blockhash, last_valid = chain.latest_blockhash()
 
     def build(units: int, price: int | None = signer.compute_unit_price):
         return build_mint_transaction(
             req,
-            payer=signer.payer,
+            payer=payer,
+            authority=signer.payer,
             mint=mint,
             recent_blockhash=blockhash,
             compute_unit_limit=units,
@@ -93,6 +135,16 @@ def build_signed(
     writable = writable_keys(build(units).message)
     price = signer.fees.price(chain.recent_fees(writable), units=units, rebuilds=rebuilds)
     return build(units, price or None), last_valid
+
+
+def fitting_payer(req, payer: Payer, authority: Payer, mint: Keypair, place) -> Payer:
+    """``payer``, unless its transaction would not fit in a packet: a payer other than the
+    authority adds a signature and a key (96 bytes), more than the longest tickets the intake
+    accepts have room for; the authority then pays that ticket itself, as a pool of one would."""
+    if payer.pubkey == authority.pubkey:
+        return payer
+    size = signed_size(req, payer=payer, mint=mint, authority=authority, place=place)
+    return payer if size <= MAX_TRANSACTION_BYTES else authority
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +189,11 @@ def process_mint(
             uow.mints.note_error(ticket_id, f"waiting for the collection of event {req.event_id}")
             uow.commit()
             return WAITING
+        payer = signer.fee_payer()  # this attempt's: any payer, the mint address is the same
+        if payer is None:  # none is funded: it waits, it never fails for it
+            uow.mints.note_error(ticket_id, signer.unfunded_reason())
+            uow.commit()
+            return UNFUNDED
         try:
             tx, last_valid = build_signed(
                 req,
@@ -146,15 +203,25 @@ def process_mint(
                 place=place,
                 resize=budget_exceeded(row.last_error),
                 rebuilds=row.attempts,  # signed before: each expired unseen
+                payer=payer,
             )
         except TransactionRejected as exc:
+            if payer_problem(exc.err) and signer.payers is not None:
+                signer.payers.drained(payer)
             outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)
             uow.commit()
-            bound.info("simulation_refused", err=exc.err, outcome=outcome)
+            bound.info("simulation_refused", err=exc.err, outcome=outcome, payer=str(payer.pubkey))
             return outcome
         signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
     return send_persisted(
-        tx, signature, kind=MINTS, row=row, uow_factory=uow_factory, chain=chain, bound=bound
+        tx,
+        signature,
+        kind=MINTS,
+        row=row,
+        uow_factory=uow_factory,
+        chain=chain,
+        bound=bound,
+        on_payer_problem=signer.drained,
     )
 
 
@@ -172,8 +239,11 @@ def placement(uow: UnitOfWork, req) -> Placement | None:
     return Placement(Pubkey.from_string(event.collection_address), frozen)
 
 
-def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, bound) -> str:
-    """Step 4: send once what step 3 committed; a refusal is resolved by what is on chain."""
+def send_persisted(
+    tx, signature: str, *, kind, row, uow_factory, chain: Chain, bound, on_payer_problem=None
+) -> str:
+    """Step 4: send once what step 3 committed; a refusal is resolved by what is on chain
+    (``on_payer_problem(tx)``: told when it was refused for its fee payer's funds)."""
     bound = bound.bind(signature=signature)
     metrics.sent(kind.name)
     unknown = None
@@ -182,8 +252,18 @@ def send_persisted(tx, signature: str, *, kind, row, uow_factory, chain: Chain, 
     except SendOutcomeUnknown as exc:
         unknown = str(exc)
     except TransactionRejected as exc:
+        if on_payer_problem is not None and payer_problem(exc.err):
+            on_payer_problem(tx)
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
+            if ALREADY_PROCESSED in exc.err and not kind.happened(uow, chain, [row])[0]:
+                # the cluster has these very bytes (the confirmer's rebroadcast of the committed
+                # attempt got there first) and they did not take effect: they landed with an
+                # error (e.g. a payer drained meanwhile). The confirmer resolves them by their
+                # status (rebuilt, or failed for the transaction's own fault), not this refusal
+                uow.commit()
+                bound.info("sent", already_processed=True)
+                return Status.SUBMITTED
             uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
             outcome = resolve_refusal(uow, kind, row, chain, exc.err, expected=Status.SUBMITTED)
             uow.commit()
@@ -215,10 +295,18 @@ def resolve_refusal(uow: UnitOfWork, kind, row, chain: Chain, err: str, *, expec
 
 
 class MintKind:
-    """Mints in the shared lifecycle (:class:`actors.workflows.lifecycle.Kind`)."""
+    """Mints in the shared lifecycle (:class:`actors.workflows.lifecycle.Kind`).
+
+    ``payers``: the worker's fee-payer pool, told at once when an attempt landed with an error
+    that says its fee payer was short of lamports (the confirmer's path), so the rebuild goes
+    to another payer rather than waiting for the pool's next balance read.
+    """
 
     name = "mint"
     key = "ticket_id"
+
+    def __init__(self, payers: PayerPool | None = None) -> None:
+        self.payers = payers
 
     def repo(self, uow: UnitOfWork) -> MintRepository:
         return uow.mints
@@ -234,6 +322,9 @@ class MintKind:
     def landed_with_error(self, uow: UnitOfWork, chain: Chain, row: MintRow, err: str) -> Status:
         # parsed as the worker did before signing: a payload that no longer parses raises here
         parse_mint_request(row.payload, default_standard=row.standard)
+        if self.payers is not None and payer_problem(err) and row.signed_tx:
+            fee_payer = VersionedTransaction.from_bytes(bytes(row.signed_tx))
+            self.payers.drained(fee_payer.message.account_keys[0])
         return resolve_refusal(uow, self, row, chain, err, expected=Status.SUBMITTED)
 
 

@@ -90,6 +90,7 @@ class AttemptRow(Protocol):
     sent_at: datetime | None
     outcome: str | None
     error: str | None
+    payer: str | None  # the fee payer of that transaction (None: recorded before 0005)
     created_at: datetime
 
 
@@ -126,6 +127,9 @@ class IntentRepository(Protocol[Row]):
     def mark_completed(
         self, key: str, *, expected: str, signature: str | None = None, slot: int | None = None
     ) -> bool: ...
+    def mark_completed_many(
+        self, slots: Mapping[str, int | None], *, expected: str
+    ) -> list[str]: ...
     def mark_failed(self, key: str, *, expected: str, reason: str) -> bool: ...
     def reset_to_pending(self, key: str, *, expected: str, reason: str) -> bool: ...
     def note_error(self, key: str, reason: str) -> None: ...
@@ -174,10 +178,16 @@ class AttemptRepository(Protocol):
     """One row per signed transaction; ``sent_at`` is only ever set once."""
 
     def record(
-        self, kind: str, ref_id: str, signature: str, last_valid_block_height: int
+        self,
+        kind: str,
+        ref_id: str,
+        signature: str,
+        last_valid_block_height: int,
+        payer: str | None = None,
     ) -> None: ...
     def mark_sent(self, signatures: str | Sequence[str]) -> None: ...
     def set_outcome(self, signature: str, outcome: str, error: str | None = None) -> None: ...
+    def set_outcomes(self, signatures: Sequence[str], outcome: str) -> None: ...
     def list_for(self, kind: str, ref_id: str) -> list[AttemptRow]: ...
 
 

@@ -2,9 +2,10 @@
 
 Runs as a Dramatiq fork process beside the workers (one per ``minter worker``): every
 ``interval`` it sets the figures the ledger and the chain know (mints by result, rows by status,
-latency of newly completed mints, payer balance, block height), reads every series summed over
-the worker processes, and writes them to the ``metrics`` table with the legacy columns
-(metric_name, service_name ``minting-worker``, value, metric_type, labels, timestamp).
+latency of newly completed mints, each fee payer's balance and their total, block height),
+reads every series summed over the worker processes, and writes them to the ``metrics`` table
+with the legacy columns (metric_name, service_name ``minting-worker``, value, metric_type,
+labels, timestamp).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 from prometheus_client import Metric
 
 from actors.infra import metrics
+from actors.workflows.payers import PayerPool
 from actors.workflows.ports import Chain, UnitOfWork, UnitOfWorkFactory
 from ledger.models import Status
 
@@ -54,7 +56,13 @@ def refresh_from_ledger(uow: UnitOfWork, since: datetime | None) -> datetime | N
 
 
 def refresh_from_chain(chain: Chain, payer) -> None:
-    metrics.series("balance").set(chain.balance(payer))
+    """The pool's total balance, each payer's (``payer``: a :class:`PayerPool`, whose reads set
+    the per-payer gauges, or one payer's public key) and the block height."""
+    if isinstance(payer, PayerPool):
+        total = sum(b.lamports for b in payer.balances(fresh=True))
+    else:
+        total = chain.balance(payer)
+    metrics.series("balance").set(total)
     metrics.series("block_height").set(chain.block_height())
 
 

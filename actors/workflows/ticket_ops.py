@@ -4,7 +4,9 @@ persist before send, send once; confirmed, rebroadcast and rebuilt by the shared
 A ticket's operations are written one at a time, in the order they were decided: an operation
 waits while an earlier one of its ticket is open, and while the ticket's mint has not landed;
 the confirmer wakes the next when one completes. Whether an operation took effect is read from
-the asset itself (``happened``), so a rebuilt operation never applies twice.
+the asset itself (``happened``), so a rebuilt operation never applies twice. Operations (a
+reissue's new version too) are paid and signed by the authority key (``MintSigner.payer``,
+``SOLANA_AUTHORITY_KEYPAIR``), the delegate they act as; the fee-payer pool pays mints only.
 """
 
 from __future__ import annotations

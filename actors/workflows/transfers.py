@@ -5,7 +5,9 @@ signature in the same batched confirmer; swept by the same sweeper. Before build
 destination already holds the token, complete without sending; if the source does not hold it,
 fail with that reason. The source must be a wallet whose keypair the worker holds (custody).
 A Core ticket is one asset account naming its owner: it is read once, and the custody wallet
-signs a TransferV1 as that owner.
+signs a TransferV1 as that owner. Transfers are paid and signed by the authority key
+(``TransferSigner.payer``, ``SOLANA_AUTHORITY_KEYPAIR``: the custody wallet and the permanent
+delegate), never by the fee-payer pool.
 """
 
 from __future__ import annotations

@@ -61,13 +61,18 @@ class CreatorShare:
 @dataclass(frozen=True)
 class MetaplexMetadata:
     mint: Pubkey
-    payer: Pubkey  # also mint authority and update authority
+    payer: Pubkey  # pays; also mint and update authority when ``authority`` is None
     name: str
     symbol: str
     uri: str
     seller_fee_basis_points: int
     creators: tuple[CreatorShare, ...] | None
     is_mutable: bool = False
+    authority: Pubkey | None = None  # mint and update authority (verifies creators); None: payer
+
+    def __post_init__(self) -> None:
+        if self.authority is None:
+            object.__setattr__(self, "authority", self.payer)
 
 
 def create_metadata_account_v3(p: MetaplexMetadata) -> Instruction:
@@ -94,9 +99,9 @@ def create_metadata_account_v3(p: MetaplexMetadata) -> Instruction:
     accounts = [
         AccountMeta(metadata_pda(p.mint), False, True),
         AccountMeta(p.mint, False, False),
-        AccountMeta(p.payer, True, False),  # mint authority
+        AccountMeta(p.authority, True, False),  # mint authority
         AccountMeta(p.payer, True, True),  # payer
-        AccountMeta(p.payer, True, False),  # update authority, signs so the creator verifies
+        AccountMeta(p.authority, True, False),  # update authority, signs so the creator verifies
         AccountMeta(SYSTEM_PROGRAM_ID, False, False),
         AccountMeta(RENT, False, False),
     ]
@@ -104,7 +109,7 @@ def create_metadata_account_v3(p: MetaplexMetadata) -> Instruction:
 
 
 def create_master_edition_v3(
-    mint: Pubkey, payer: Pubkey, *, max_supply: int | None = 0
+    mint: Pubkey, payer: Pubkey, *, max_supply: int | None = 0, authority: Pubkey | None = None
 ) -> Instruction:
     data = bytes([CREATE_MASTER_EDITION_V3]) + CREATE_MASTER_EDITION_V3_ARGS.build(
         {"max_supply": max_supply}
@@ -112,8 +117,8 @@ def create_master_edition_v3(
     accounts = [
         AccountMeta(master_edition_pda(mint), False, True),
         AccountMeta(mint, False, True),
-        AccountMeta(payer, True, False),  # update authority
-        AccountMeta(payer, True, False),  # mint authority
+        AccountMeta(authority or payer, True, False),  # update authority
+        AccountMeta(authority or payer, True, False),  # mint authority
         AccountMeta(payer, True, True),  # payer
         AccountMeta(metadata_pda(mint), False, True),
         AccountMeta(TOKEN_PROGRAM_ID, False, False),

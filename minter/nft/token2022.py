@@ -1,9 +1,10 @@
 """Token-2022 ticket NFTs: a mint with MetadataPointer (to itself), PermanentDelegate and
-TokenMetadata, whose freeze authority is the platform's key (the payer).
+TokenMetadata, whose freeze authority is the platform's key (the authority; by default the payer).
 
 The mint account is created at the size of its MetadataPointer and PermanentDelegate extensions
-and funded for its final size: TokenMetadata's Initialize and UpdateField reallocate it. The
-payer holds the freeze authority and the permanent delegate, so the ticket lifecycle (check-in,
+and funded for its final size (by the payer): TokenMetadata's Initialize and UpdateField
+reallocate it. The authority holds the mint, freeze and metadata update authority and the
+permanent delegate, so the ticket lifecycle (check-in,
 platform resale, invalidation: ``minter.nft.token2022_lifecycle``) needs no holder signature.
 Pure builders.
 """
@@ -77,6 +78,12 @@ class Token2022Mint:
     symbol: str
     uri: str
     extra: tuple[tuple[str, str], ...] = ()
+    # mint, freeze and metadata update authority, permanent delegate; None: the payer
+    authority: Pubkey | None = None
+
+    def __post_init__(self) -> None:
+        if self.authority is None:
+            object.__setattr__(self, "authority", self.payer)
 
     @property
     def final_len(self) -> int:
@@ -114,9 +121,9 @@ def initialize_token_metadata(p: Token2022Mint) -> Instruction:
     data = INITIALIZE + borsh_string(p.name) + borsh_string(p.symbol) + borsh_string(p.uri)
     accounts = [
         AccountMeta(p.mint, False, True),  # metadata lives in the mint itself
-        AccountMeta(p.payer, False, False),  # update authority
+        AccountMeta(p.authority, False, False),  # update authority
         AccountMeta(p.mint, False, False),
-        AccountMeta(p.payer, True, False),  # mint authority
+        AccountMeta(p.authority, True, False),  # mint authority
     ]
     return Instruction(TOKEN_2022_PROGRAM_ID, data, accounts)
 
@@ -128,8 +135,8 @@ def update_field(mint: Pubkey, authority: Pubkey, key: str, value: str) -> Instr
 
 
 def token2022_instructions(p: Token2022Mint, *, rent_lamports: int) -> list[Instruction]:
-    """Create, point, name the permanent delegate, initialise (freeze authority: the payer),
-    describe, give the owner 1, and remove the mint authority.
+    """Create (paid by the payer), point, name the permanent delegate, initialise (mint and
+    freeze authority: the authority), describe, give the owner 1, and remove the mint authority.
 
     ``rent_lamports`` must cover :attr:`Token2022Mint.final_len` bytes.
     """
@@ -144,29 +151,29 @@ def token2022_instructions(p: Token2022Mint, *, rent_lamports: int) -> list[Inst
                 owner=program,
             )
         ),
-        initialize_metadata_pointer(p.mint, p.payer),
-        initialize_permanent_delegate(p.mint, p.payer),
+        initialize_metadata_pointer(p.mint, p.authority),
+        initialize_permanent_delegate(p.mint, p.authority),
         initialize_mint(
             InitializeMintParams(
                 decimals=0,
-                freeze_authority=p.payer,
+                freeze_authority=p.authority,
                 mint=p.mint,
-                mint_authority=p.payer,
+                mint_authority=p.authority,
                 program_id=program,
             )
         ),
         initialize_token_metadata(p),
-        *(update_field(p.mint, p.payer, k, v) for k, v in p.extra),
+        *(update_field(p.mint, p.authority, k, v) for k, v in p.extra),
         create_idempotent_associated_token_account(p.payer, p.owner, p.mint, program),
         mint_to(
             MintToParams(
                 program_id=program,
                 mint=p.mint,
                 dest=p.owner_account,
-                mint_authority=p.payer,
+                mint_authority=p.authority,
                 amount=1,
             )
         ),
-        remove_mint_authority(p.mint, p.payer),
+        remove_mint_authority(p.mint, p.authority),
     ]
     return ixs

@@ -1,7 +1,11 @@
 """One transaction per ticket, straight to the owner, for each standard.
 
-Compute budget first, then the standard's instructions; the payer and the ticket's mint key
-sign. No payer-side token account and no second transaction.
+Compute budget first, then the standard's instructions; the payer (fee payer, rent funder),
+the ticket's mint key and, when it is another key, the authority sign. The authority (mint,
+freeze and update authority, creator, the collection's authority) is the platform's one key;
+the payer may be any member of the fee-payer pool. With ``authority`` omitted (or the payer
+itself) the transaction is byte for byte what it was before the two were told apart. No
+payer-side token account and no second transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import MessageV0
+from solders.message import MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.rent import Rent
 from solders.system_program import CreateAccountParams, create_account
@@ -61,8 +65,16 @@ class Placement:
 NO_EVENT = Placement()
 
 
-def core_instruction(req: MintRequest, *, payer: Payer, asset: Pubkey, place: Placement):
+def core_instruction(
+    req: MintRequest,
+    *,
+    payer: Payer,
+    asset: Pubkey,
+    place: Placement,
+    authority: Payer | None = None,
+):
     """CreateV2: owner = buyer, in the collection, Attributes and its own freeze delegate."""
+    authority = authority or payer
     return create_v2(
         CoreAsset(
             asset=asset,
@@ -70,7 +82,7 @@ def core_instruction(req: MintRequest, *, payer: Payer, asset: Pubkey, place: Pl
             payer=payer.pubkey,
             name=req.name,
             uri=req.uri,
-            authority=payer.pubkey,  # the collection's update authority (the platform's key)
+            authority=authority.pubkey,  # the collection's update authority (the platform's key)
             collection=place.collection,
             attributes=Attributes(tuple(req.core_attributes)),
             permanent_freeze_delegate=PermanentFreezeDelegate(frozen=place.frozen),
@@ -79,11 +91,19 @@ def core_instruction(req: MintRequest, *, payer: Payer, asset: Pubkey, place: Pl
 
 
 def mint_instructions(
-    req: MintRequest, *, payer: Payer, mint: Keypair, place: Placement = NO_EVENT
+    req: MintRequest,
+    *,
+    payer: Payer,
+    mint: Keypair,
+    place: Placement = NO_EVENT,
+    authority: Payer | None = None,
 ) -> list[Instruction]:
-    """The standard's instructions for ``req``, without the compute budget."""
+    """The standard's instructions for ``req``, without the compute budget (``authority``:
+    the platform's key, default the payer)."""
+    authority = authority or payer
     if req.standard == "core":
-        return [core_instruction(req, payer=payer, asset=mint.pubkey(), place=place)]
+        asset = mint.pubkey()
+        return [core_instruction(req, payer=payer, asset=asset, place=place, authority=authority)]
     if req.standard == "token2022":
         p = Token2022Mint(
             payer=payer.pubkey,
@@ -93,19 +113,21 @@ def mint_instructions(
             symbol=req.symbol,
             uri=req.uri,
             extra=tuple(req.extra_fields),
+            authority=authority.pubkey,
         )
         return token2022_instructions(p, rent_lamports=rent_exempt(p.final_len))
-    return _metaplex_instructions(req, payer=payer, mint=mint)
+    return _metaplex_instructions(req, payer=payer, mint=mint, authority=authority)
 
 
-def _metaplex_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> list[Instruction]:
+def _metaplex_instructions(
+    req: MintRequest, *, payer: Payer, mint: Keypair, authority: Payer
+) -> list[Instruction]:
     m = mint.pubkey()
+    auth = authority.pubkey  # mint, freeze and update authority; verifies itself as creator
     creators = (
-        (CreatorShare(payer.pubkey, True, 100),)
+        (CreatorShare(auth, True, 100),)
         if req.creators is None
-        else tuple(
-            CreatorShare(c.address, c.address == payer.pubkey, c.share) for c in req.creators
-        )
+        else tuple(CreatorShare(c.address, c.address == auth, c.share) for c in req.creators)
     )
     owner_account = get_associated_token_address(req.owner, m, TOKEN_PROGRAM_ID)
     return [
@@ -121,9 +143,9 @@ def _metaplex_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> 
         initialize_mint(
             InitializeMintParams(
                 decimals=0,
-                freeze_authority=payer.pubkey,
+                freeze_authority=auth,
                 mint=m,
-                mint_authority=payer.pubkey,
+                mint_authority=auth,
                 program_id=TOKEN_PROGRAM_ID,
             )
         ),
@@ -133,7 +155,7 @@ def _metaplex_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> 
                 program_id=TOKEN_PROGRAM_ID,
                 mint=m,
                 dest=owner_account,
-                mint_authority=payer.pubkey,
+                mint_authority=auth,
                 amount=1,
             )
         ),
@@ -147,10 +169,40 @@ def _metaplex_instructions(req: MintRequest, *, payer: Payer, mint: Keypair) -> 
                 seller_fee_basis_points=req.seller_fee_basis_points,
                 creators=creators,
                 is_mutable=req.is_mutable,
+                authority=auth,
             )
         ),
-        create_master_edition_v3(m, payer.pubkey, max_supply=0),
+        create_master_edition_v3(m, payer.pubkey, max_supply=0, authority=auth),
     ]
+
+
+def build_mint_message(
+    req: MintRequest,
+    *,
+    payer: Payer,
+    mint: Keypair,
+    recent_blockhash: Hash,
+    compute_unit_limit: int,
+    compute_unit_price: int | None = None,
+    place: Placement = NO_EVENT,
+    authority: Payer | None = None,
+) -> MessageV0:
+    """The unsigned message of :func:`build_mint_transaction` (its shape and writable
+    accounts are read before anything is signed)."""
+    authority = authority or payer
+    budget = compute_budget(compute_unit_limit, compute_unit_price)
+    ixs = budget + mint_instructions(req, payer=payer, mint=mint, place=place, authority=authority)
+    return MessageV0.try_compile(payer.pubkey, ixs, [], recent_blockhash)
+
+
+def sign_mint_message(
+    message: MessageV0, *, payer: Payer, mint: Keypair, authority: Payer | None = None
+) -> VersionedTransaction:
+    """``message`` signed by the payer, the mint key and the authority when it is another."""
+    signers = [payer.keypair, mint]
+    if authority is not None and authority.pubkey != payer.pubkey:
+        signers.append(authority.keypair)
+    return VersionedTransaction(message, signers)
 
 
 def build_mint_transaction(
@@ -162,12 +214,40 @@ def build_mint_transaction(
     compute_unit_limit: int,
     compute_unit_price: int | None = None,
     place: Placement = NO_EVENT,
+    authority: Payer | None = None,
 ) -> VersionedTransaction:
-    """The signed mint transaction for one ticket."""
-    budget = compute_budget(compute_unit_limit, compute_unit_price)
-    ixs = budget + mint_instructions(req, payer=payer, mint=mint, place=place)
-    message = MessageV0.try_compile(payer.pubkey, ixs, [], recent_blockhash)
-    return VersionedTransaction(message, [payer.keypair, mint])
+    """The signed mint transaction for one ticket: ``payer`` pays (fee and rent),
+    ``authority`` (default: the payer) holds the ticket's authorities."""
+    message = build_mint_message(
+        req,
+        payer=payer,
+        mint=mint,
+        recent_blockhash=recent_blockhash,
+        compute_unit_limit=compute_unit_limit,
+        compute_unit_price=compute_unit_price,
+        place=place,
+        authority=authority,
+    )
+    return sign_mint_message(message, payer=payer, mint=mint, authority=authority)
+
+
+def signed_size(
+    req: MintRequest,
+    *,
+    payer: Payer,
+    mint: Keypair,
+    authority: Payer | None = None,
+    place: Placement = NO_EVENT,
+) -> int:
+    """Bytes of ``req``'s signed mint transaction at its largest (a price instruction), counted
+    without signing: the signatures' count, 64 bytes each, and the versioned message."""
+    authority = authority or payer
+    ixs = compute_budget(1_400_000, 1) + mint_instructions(
+        req, payer=payer, mint=mint, place=place, authority=authority
+    )
+    message = MessageV0.try_compile(payer.pubkey, ixs, [], Hash.default())
+    signatures = message.header.num_required_signatures  # fewer than 128: a one-byte count
+    return 1 + 64 * signatures + len(to_bytes_versioned(message))
 
 
 def transaction_size(req: MintRequest, place: Placement = NO_EVENT) -> int:

@@ -99,6 +99,7 @@ class AttemptRow:
     sent_at: datetime | None = None
     outcome: str | None = None
     error: str | None = None
+    payer: str | None = None
     created_at: datetime
 
 
@@ -296,6 +297,11 @@ class _FakeIntentRepository:
             key, expected=expected, status=Status.COMPLETED, completed_at=now, **extra
         )
 
+    def mark_completed_many(self, slots, *, expected: str) -> list[str]:
+        return [
+            k for k, slot in slots.items() if self.mark_completed(k, expected=expected, slot=slot)
+        ]
+
     def mark_failed(self, key: str, *, expected: str, reason: str) -> bool:
         return self._move(key, expected=expected, status=Status.FAILED, last_error=reason)
 
@@ -455,7 +461,14 @@ class FakeAttemptRepository:
         self._rows = rows  # by signature (unique)
         self._ledger = ledger
 
-    def record(self, kind: str, ref_id: str, signature: str, last_valid_block_height: int) -> None:
+    def record(
+        self,
+        kind: str,
+        ref_id: str,
+        signature: str,
+        last_valid_block_height: int,
+        payer: str | None = None,
+    ) -> None:
         if signature not in self._rows:
             self._rows[signature] = AttemptRow(
                 id=next(self._ledger._ids),
@@ -463,6 +476,7 @@ class FakeAttemptRepository:
                 ref_id=ref_id,
                 signature=signature,
                 last_valid_block_height=last_valid_block_height,
+                payer=payer,
                 created_at=self._ledger.now,
             )
 
@@ -477,6 +491,10 @@ class FakeAttemptRepository:
         if signature in self._rows:
             self._rows[signature].outcome = outcome
             self._rows[signature].error = error
+
+    def set_outcomes(self, signatures, outcome: str) -> None:
+        for signature in signatures:
+            self.set_outcome(signature, outcome)
 
     def list_for(self, kind: str, ref_id: str) -> list[AttemptRow]:
         rows = [a for a in self._rows.values() if (a.kind, a.ref_id) == (kind, ref_id)]

@@ -166,12 +166,12 @@ def test_attempts_are_recorded_once_per_signature(uow_factory):
     with uow_factory() as uow:
         uow.attempts.record("mint", "T-1", "sigA", 100)
         uow.attempts.record("mint", "T-1", "sigA", 100)
-        uow.attempts.record("mint", "T-1", "sigB", 250)
+        uow.attempts.record("mint", "T-1", "sigB", 250, payer="PayerB")
         uow.attempts.set_outcome("sigA", "expired")
         uow.commit()
     with uow_factory() as uow:
-        got = [(a.signature, a.outcome) for a in uow.attempts.list_for("mint", "T-1")]
-    assert got == [("sigA", "expired"), ("sigB", None)]
+        got = [(a.signature, a.outcome, a.payer) for a in uow.attempts.list_for("mint", "T-1")]
+    assert got == [("sigA", "expired", None), ("sigB", None, "PayerB")]
 
 
 def test_metrics_batch_is_one_insert_with_legacy_columns(uow_factory, migrated_db):

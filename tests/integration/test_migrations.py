@@ -38,7 +38,7 @@ def tables(url):
 
 def test_upgrade_creates_tables_keys_and_checks(database_url):
     upgrade(database_url)
-    assert current(database_url) == "0004"
+    assert current(database_url) == "0005"
     assert {"nft_mints", "nft_transfers", "nft_attempts", "nft_collections", "metrics"} <= tables(
         database_url
     )
@@ -111,4 +111,29 @@ def test_0002_adds_core_and_downgrades_to_0001(database_url):
     assert "nft_collections" not in tables(database_url)
     assert "'core'" not in check_constraints(database_url, "nft_mints")["ck_nft_mints_standard"]
     upgrade(database_url)
-    assert current(database_url) == "0004"
+    assert current(database_url) == "0005"
+
+
+def columns(url, table):
+    rows = _one(
+        url,
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = %s",
+        table,
+    )
+    return dict(rows)
+
+
+def test_0005_records_each_attempts_payer_and_downgrades_to_0004(database_url):
+    upgrade(database_url, "0004")
+    with psycopg.connect(database_url) as conn:  # an attempt signed before the pool
+        conn.execute(
+            "INSERT INTO nft_attempts (kind, ref_id, signature, last_valid_block_height)"
+            " VALUES ('mint', 'T-1', 'sig-old', 10)"
+        )
+    upgrade(database_url)
+    assert current(database_url) == "0005"
+    assert columns(database_url, "nft_attempts")["payer"] == "YES"  # nullable: older ones
+    assert _one(database_url, "SELECT payer FROM nft_attempts") == [(None,)]
+    downgrade(database_url, "0004")
+    assert "payer" not in columns(database_url, "nft_attempts")
+    upgrade(database_url)

@@ -1,6 +1,6 @@
-"""The adaptive send rate on a real Redis: additive increase while sends succeed, one halving
-per second of 429s whoever saw them, the server's Retry-After, the bounds; and the rate gate
-holding the workers to it."""
+"""The adaptive send rate on a real Redis: slow start, then additive increase while sends
+succeed, one halving per second of 429s whoever saw them, the server's Retry-After, the
+bounds; and the rate gate holding the workers to it."""
 
 from __future__ import annotations
 
@@ -30,9 +30,18 @@ def read(client) -> float:
     return float(client.get("minter:send-rate:rate") or "nan")
 
 
-def test_a_second_of_successes_adds_a_step(client):
+def test_slow_start_doubles_the_rate_each_second_until_a_throttle(client):
     rate = fresh(client)
     assert rate.current() == 20.0  # nothing recorded yet: the start
+    for _ in range(20):  # a second's worth at 20/s
+        rate.succeeded()
+    assert read(client) == 40.0
+
+
+def test_after_a_throttle_a_second_of_successes_adds_a_step(client):
+    rate = fresh(client, start=40.0)
+    rate.throttled()
+    assert read(client) == 20.0
     for _ in range(20):  # a second's worth at 20/s
         rate.succeeded()
     assert 24.0 < read(client) <= 25.01

@@ -19,7 +19,7 @@ def test_tuning_defaults_are_the_documented_ones():
     assert s.minting.metrics_interval == DEFAULT_INTERVAL == 15.0
     chain = s.chain
     assert (chain.rpc_timeout, chain.skip_preflight, chain.blockhash_ttl) == (10.0, True, 0.2)
-    assert chain.compute_unit_price is None and s.database.pool_size == 5
+    assert chain.compute_unit_price is None and s.database.pool_size == 16
     assert (s.worker.metrics_port, s.worker.metrics_host) == (9191, "0.0.0.0")
     assert (s.logging.format, s.logging.level) == (None, "INFO")
 
@@ -162,7 +162,7 @@ def test_a_given_mapping_is_read_alone(monkeypatch):
 
 def test_each_variable_names_one_setting():
     assert len(cfg.ALL_VARIABLES) == len(set(cfg.ALL_VARIABLES))
-    # one variable gives two fields: the key and the file it came from
+    # one variable gives two fields: the key(s) and the file(s) they came from
     shared = {n for n in cfg.ALL_VARIABLES if list(cfg.FIELD_VARIABLES.values()).count(n) > 1}
-    assert shared == {cfg.PAYER_VARIABLE}
+    assert shared == {cfg.PAYER_VARIABLE, cfg.PAYERS_VARIABLE}
     assert cfg.VARIABLES[cfg.PAYER_VARIABLE] == ("signer", "payer")  # what `require` checks

@@ -65,7 +65,13 @@ class OpenGates:
 def services_of(world: World) -> SimpleNamespace:
     """What ``build_services`` hands the worker, with the settings ``register_actors`` reads."""
     settings = SimpleNamespace(
-        signer=SimpleNamespace(payer=world.payer, mint_key_secret=SecretBytes(SECRET)),
+        signer=SimpleNamespace(
+            payer=world.payer,
+            payers=(world.payer,),
+            authority=world.payer,
+            payer_min_lamports=0,  # the fake chain's balances start at 0
+            mint_key_secret=SecretBytes(SECRET),
+        ),
         chain=SimpleNamespace(commitment="confirmed", compute_unit_price=None),
         minting=SimpleNamespace(
             send_rate=1000,
@@ -172,3 +178,29 @@ def test_a_transfer_message_runs_process_transfer(broker, world):
     ns.transfer_ticket.send("X-1")
     run(broker, TRANSFER_QUEUE, CONTROL_QUEUE)
     assert world.ledger.transfer("X-1").status == Status.SUBMITTED and OpenGate.entered == 1
+
+
+@pytest.mark.parametrize("pool_size", [2, 1])
+def test_a_mint_refused_for_its_payers_funds_is_retried_at_once_by_another(
+    broker, world, pool_size
+):
+    """Not after the sweeper's MINT_PENDING_AGE: woken again now, while a payer is funded; with
+    none funded it waits for the sweeper."""
+    from solders.keypair import Keypair
+
+    from minter.keys import Payer
+    from minter.rpc import TransactionRejected
+
+    services = services_of(world)
+    payers = tuple(Payer(Keypair()) for _ in range(pool_size))
+    for p in payers:
+        world.chain.balances[p.pubkey] = 10**9
+    services.settings.signer.payers = payers
+    services.settings.signer.payer_min_lamports = 1
+    ns = actors.register_actors(broker, services)
+    world.intent("T-1")
+    world.chain.send_errors.append(TransactionRejected("InsufficientFundsForFee"))
+    ns.mint_ticket.send("T-1")
+    run(broker, MINT_QUEUE)
+    assert world.ledger.mint("T-1").status == Status.PENDING
+    assert world.woken == (["T-1"] if pool_size == 2 else [])

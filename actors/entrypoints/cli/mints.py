@@ -164,7 +164,7 @@ def transfer_command(args: argparse.Namespace, settings: Settings) -> int:
                 **({"reason": args.reason} if args.reason is not None else {}),
             },
             uow_factory=services.uow_factory,
-            signer=TransferSigner(payer=settings.signer.payer),
+            signer=TransferSigner(payer=settings.signer.authority),
             notify=services.notify_transfers,
             mint_secret=reveal(settings.signer.mint_key_secret)
             if settings.signer.mint_key_secret

@@ -11,7 +11,7 @@ from datetime import timedelta
 from tqdm import tqdm
 
 from actors.entrypoints.cli.mints import format_table
-from actors.entrypoints.services import services_for
+from actors.entrypoints.services import payer_pool, services_for
 from actors.infra import config as cfg
 from actors.infra.config import Settings
 from actors.infra.exit_codes import EXIT_DIFFERS, EXIT_OK, EXIT_UNREACHABLE
@@ -20,7 +20,11 @@ from actors.workflows.reconcile import reconcile
 
 
 def _health(services):
-    return Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
+    return Health(
+        services,
+        ping_redis=lambda: bool(services.broker.client.ping()),
+        payers=payer_pool(services),
+    )
 
 
 def health_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,8 +54,14 @@ def balance_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"payer          {report['payer']}")
-        print(f"balance        {report['sol']:.9f} SOL ({report['lamports']} lamports)")
+        for p in report["payers"]:
+            state = "funded" if p["funded"] else "SKIPPED (below MINT_PAYER_MIN_LAMPORTS)"
+            print(f"payer          {p['address']}  {p['lamports']} lamports  {state}")
+            print(f"  mints left   {p['mints_left']}")
+        print(f"balance        {report['sol']:.9f} SOL ({report['total_lamports']} lamports)")
+        if "authority" in report:
+            auth = report["authority"]
+            print(f"authority      {auth['address']}  {auth['lamports']} lamports")
         how = "measured" if report["cost_measured"] else "known"
         print(f"cost/ticket    {report['cost_per_ticket_lamports']} lamports ({how})")
         print(f"mints left     {report['mints_left']}")
@@ -128,7 +138,11 @@ def config_command(args: argparse.Namespace, settings: Settings) -> int:
         {
             "setting": f"{section}.{name}",
             "variable": cfg.FIELD_VARIABLES[section, name],
-            "value": "-" if value is None else value,
+            "value": "-"
+            if value is None
+            else ",".join(map(str, value))
+            if isinstance(value, list | tuple)
+            else value,
         }
         for section, values in shown.items()
         for name, value in values.items()

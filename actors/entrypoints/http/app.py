@@ -36,7 +36,7 @@ from actors.entrypoints.http.roles import (
 from actors.entrypoints.http.rows import MintRow, mint_json
 from actors.entrypoints.http.tickets import add_ticket_routes
 from actors.entrypoints.http.webhooks import add_webhook_routes
-from actors.entrypoints.services import services_for
+from actors.entrypoints.services import payer_pool, services_for
 from actors.infra.config import Settings, reveal
 from actors.infra.errors import IntentConflict
 from actors.infra.metrics import registry
@@ -201,7 +201,7 @@ def _add_transfer_routes(app: FastAPI, services, *, authorized: Callable[..., di
         result = enqueue_transfer(
             body.model_dump(exclude_unset=True),
             uow_factory=services.uow_factory,
-            signer=TransferSigner(payer=services.settings.signer.payer),
+            signer=TransferSigner(payer=services.settings.signer.authority),
             notify=services.notify_transfers,
             mint_secret=reveal(services.settings.signer.mint_key_secret),
         )
@@ -251,7 +251,7 @@ def _add_ops_routes(app: FastAPI, services, *, health) -> None:
         try:  # the ledger's and the chain's figures as of this scrape
             with services.uow_factory() as uow:
                 refresh_from_ledger(uow, since=None)
-            refresh_from_chain(services.chain, services.settings.signer.payer.pubkey)
+            refresh_from_chain(services.chain, health.pool())
         except Exception:  # a scrape reports what it has; /ready names what is down
             pass
         return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
@@ -274,5 +274,9 @@ def build_app(settings: Settings) -> FastAPI:
     them on shutdown."""
 
     services = services_for(settings)
-    health = Health(services, ping_redis=lambda: bool(services.broker.client.ping()))
+    health = Health(
+        services,
+        ping_redis=lambda: bool(services.broker.client.ping()),
+        payers=payer_pool(services),
+    )
     return create_app(services, health=health)

@@ -74,8 +74,10 @@ def register_actors(broker, services):
     gate = RateGate(broker, per_second=settings.minting.send_rate, rate=services.send_rate)
     auto = settings.chain.compute_unit_price == "auto"
     fixed_price = None if auto else settings.chain.compute_unit_price
+    pool = wiring.payer_pool(services)  # one per process: its turns keep the split even
     signer = mints.MintSigner(
-        payer=settings.signer.payer,
+        payer=settings.signer.authority,  # signs metadata, collections, delegates, operations
+        payers=pool,  # pays each mint
         mint_secret=reveal(settings.signer.mint_key_secret),
         compute_unit_price=fixed_price,
         fees=PriorityFeePolicy(
@@ -91,14 +93,19 @@ def register_actors(broker, services):
     notify = services.notify
     notify_transfers = services.notify_transfers
     transfer_signer = transfers.TransferSigner(
-        payer=settings.signer.payer, compute_unit_price=fixed_price
+        payer=settings.signer.authority, compute_unit_price=fixed_price
     )
 
     def mint_ticket(ticket_id: str) -> None:
         with gate:
-            mints.process_mint(
+            outcome = mints.process_mint(
                 ticket_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
             )
+        # refused for its payer's funds (that payer is now skipped) or its compute budget: it
+        # is pending again; while a payer is funded, try again now with the next one rather
+        # than after the sweeper's MINT_PENDING_AGE (with none funded it waits for the sweeper)
+        if outcome == Status.PENDING and pool.funded():
+            notify([ticket_id])
 
     def transfer_ticket(transfer_id: str) -> None:
         with gate:
@@ -123,9 +130,12 @@ def register_actors(broker, services):
                 operation_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
             )
 
+    # mints as the confirmer sees them: an attempt that landed refused for its fee payer's
+    # funds skips that payer at once in this process's pool
+    mint_kind = mints.MintKind(payers=pool)
     kinds = (
         (collections.COLLECTIONS, services.notify_collections),
-        (mints.MINTS, notify),
+        (mint_kind, notify),
         (transfers.TRANSFERS, notify_transfers),
         (ticket_ops.OPERATIONS, services.notify_operations),
     )
@@ -145,7 +155,7 @@ def register_actors(broker, services):
                 collections.wake_tickets(
                     stats.completed_ids, uow_factory=services.uow_factory, notify=notify
                 )
-            elif kind in (mints.MINTS, ticket_ops.OPERATIONS) and stats.completed_ids:
+            elif kind in (mint_kind, ticket_ops.OPERATIONS) and stats.completed_ids:
                 # the operations that waited for these mints, or for the one before them
                 ticket_ops.wake_next(
                     kind,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import structlog
 from prometheus_client import CollectorRegistry, Metric, multiprocess
 
+from actors.entrypoints.services import payer_pool
 from actors.infra import config as cfg
 from actors.infra import metrics
 from actors.infra.bootstrap import build_services, store_uow_factory
@@ -38,6 +39,7 @@ def run_reporter() -> None:
     configure_logging(fmt=settings.logging.format, level=settings.logging.level)
     interval = settings.minting.metrics_interval
     services = build_services(settings, broker=False)  # reads only: no events to publish
+    pool = payer_pool(services)  # every payer's balance and the total, per interval
     store = store_uow_factory(services)
     # PROMETHEUS_MULTIPROC_DIR and MINTER_WORKER_STARTED are process plumbing that `minter
     # worker` sets for its children, not operator settings (so not in the settings model)
@@ -52,7 +54,7 @@ def run_reporter() -> None:
                 uow_factory=services.uow_factory,
                 store_uow_factory=store,
                 chain=services.chain,
-                payer=settings.signer.payer.pubkey,
+                payer=pool,
                 collect=collect,
                 since=since,
             )
