@@ -25,6 +25,7 @@ from solders.transaction_status import TransactionStatus
 
 from actors.infra import metrics
 from actors.workflows.ports import Chain, IntentRepository, IntentRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.sent_marks import SentMarks
 from ledger.models import Outcome, Status
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
@@ -163,7 +164,12 @@ def compute_units(
 
 
 def record_sent(
-    uow_factory: UnitOfWorkFactory, signature: str, bound, *, unknown: str | None
+    uow_factory: UnitOfWorkFactory,
+    signature: str,
+    bound,
+    *,
+    unknown: str | None,
+    marks: SentMarks | None = None,
 ) -> Status:
     """After a send that was not refused: ``sent_at``, one log line, ``submitted``.
 
@@ -171,9 +177,12 @@ def record_sent(
     claim a send that never happened (the confirmer's rebroadcast then records it). It is
     written on an unknown outcome too: a dropped response may still have landed.
     """
-    with uow_factory() as uow:
-        uow.attempts.mark_sent(signature)
-        uow.commit()
+    if marks is not None:  # written with others of this process, an interval later at most
+        marks.add(signature)
+    else:
+        with uow_factory() as uow:
+            uow.attempts.mark_sent(signature)
+            uow.commit()
     if unknown is not None:
         bound.info("send_outcome_unknown", error=unknown)
     else:

@@ -29,13 +29,20 @@ from actors.workflows.lifecycle import (
 )
 from actors.workflows.payers import NO_PAYER_FUNDED, PayerPool
 from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.sent_marks import SentMarks
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
 from minter.fees import PriorityFeePolicy, writable_keys
 from minter.keys import Payer, derive_mint_keypair
-from minter.nft import MAX_TRANSACTION_BYTES, build_mint_transaction, parse_mint_request
+from minter.nft import MAX_TRANSACTION_BYTES, parse_mint_request
 from minter.nft.event import FROZEN_AT_MINT
-from minter.nft.transaction import NO_EVENT, Placement, signed_size
+from minter.nft.transaction import (
+    NO_EVENT,
+    Placement,
+    build_mint_message,
+    sign_mint_message,
+    signed_size,
+)
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 log = structlog.get_logger(__name__)
@@ -115,8 +122,10 @@ def build_signed(
     payer = fitting_payer(req, payer, signer.payer, mint, place)
     blockhash, last_valid = chain.latest_blockhash()
 
+    # messages until the last step: the shape, the size and the writable accounts are read
+    # from them, and only the transaction that is sent (or simulated) is signed
     def build(units: int, price: int | None = signer.compute_unit_price):
-        return build_mint_transaction(
+        return build_mint_message(
             req,
             payer=payer,
             authority=signer.payer,
@@ -127,14 +136,22 @@ def build_signed(
             place=place,
         )
 
+    def sign(message):
+        return sign_mint_message(message, payer=payer, mint=mint, authority=signer.payer)
+
     units = compute_units(
-        build, chain=chain, margin=signer.cu_margin, budgets=signer.budgets, resize=resize
+        build,
+        chain=chain,
+        margin=signer.cu_margin,
+        budgets=signer.budgets,
+        resize=resize,
+        sign=sign,
     )
     if signer.fees is None:
-        return build(units), last_valid
-    writable = writable_keys(build(units).message)
+        return sign(build(units)), last_valid
+    writable = writable_keys(build(units))
     price = signer.fees.price(chain.recent_fees(writable), units=units, rebuilds=rebuilds)
-    return build(units, price or None), last_valid
+    return sign(build(units, price or None)), last_valid
 
 
 def fitting_payer(req, payer: Payer, authority: Payer, mint: Keypair, place) -> Payer:
@@ -152,9 +169,15 @@ def fitting_payer(req, payer: Payer, authority: Payer, mint: Keypair, place) -> 
 
 
 def process_mint(
-    ticket_id: str, *, uow_factory: UnitOfWorkFactory, chain: Chain, signer: MintSigner
+    ticket_id: str,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    chain: Chain,
+    signer: MintSigner,
+    sent: SentMarks | None = None,
 ) -> str:
-    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened."""
+    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened
+    (``sent``: the process's buffer of ``sent_at`` marks, else each is its own commit)."""
     bound = log.bind(ticket_id=ticket_id)
     with uow_factory() as uow:
         row = uow.mints.claim_pending(ticket_id)
@@ -222,6 +245,7 @@ def process_mint(
         chain=chain,
         bound=bound,
         on_payer_problem=signer.drained,
+        sent=sent,
     )
 
 
@@ -240,7 +264,16 @@ def placement(uow: UnitOfWork, req) -> Placement | None:
 
 
 def send_persisted(
-    tx, signature: str, *, kind, row, uow_factory, chain: Chain, bound, on_payer_problem=None
+    tx,
+    signature: str,
+    *,
+    kind,
+    row,
+    uow_factory,
+    chain: Chain,
+    bound,
+    on_payer_problem=None,
+    sent: SentMarks | None = None,
 ) -> str:
     """Step 4: send once what step 3 committed; a refusal is resolved by what is on chain
     (``on_payer_problem(tx)``: told when it was refused for its fee payer's funds)."""
@@ -269,7 +302,7 @@ def send_persisted(
             uow.commit()
         bound.info("send_rejected", err=exc.err, outcome=outcome)
         return outcome
-    return record_sent(uow_factory, signature, bound, unknown=unknown)
+    return record_sent(uow_factory, signature, bound, unknown=unknown, marks=sent)
 
 
 def resolve_refusal(uow: UnitOfWork, kind, row, chain: Chain, err: str, *, expected: str) -> Status:

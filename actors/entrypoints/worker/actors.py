@@ -30,6 +30,7 @@ from actors.infra.broker import (
 from actors.infra.config import reveal
 from actors.infra.errors import SettingsError
 from actors.workflows import collections, lifecycle, mints, ticket_ops, transfers
+from actors.workflows.sent_marks import SentMarks
 from actors.workflows.webhooks import delivery
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
@@ -51,6 +52,16 @@ class MetricsReporter(dramatiq.Middleware):
     @property
     def forks(self):
         return [run_reporter]
+
+
+class FlushOnShutdown(dramatiq.Middleware):
+    """Writes the process's buffered ``sent_at`` marks when its workers stop."""
+
+    def __init__(self, marks: SentMarks) -> None:
+        self.marks = marks
+
+    def after_worker_shutdown(self, broker, worker):
+        self.marks.flush()
 
 
 def add_observability(broker) -> None:
@@ -90,6 +101,8 @@ def register_actors(broker, services):
         budgets=lifecycle.ComputeBudgets(),  # a mint's shape is simulated once per process
     )
     ns = SimpleNamespace()
+    sent = SentMarks(services.uow_factory)  # the process's sent_at marks, one UPDATE a round
+    broker.add_middleware(FlushOnShutdown(sent))
     notify = services.notify
     notify_transfers = services.notify_transfers
     transfer_signer = transfers.TransferSigner(
@@ -99,7 +112,11 @@ def register_actors(broker, services):
     def mint_ticket(ticket_id: str) -> None:
         with gate:
             outcome = mints.process_mint(
-                ticket_id, uow_factory=services.uow_factory, chain=services.chain, signer=signer
+                ticket_id,
+                uow_factory=services.uow_factory,
+                chain=services.chain,
+                signer=signer,
+                sent=sent,
             )
         # refused for its payer's funds (that payer is now skipped) or its compute budget: it
         # is pending again; while a payer is funded, try again now with the next one rather
