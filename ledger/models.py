@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -37,6 +37,16 @@ class Status(StrEnum):
     SUBMITTED = "submitted"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class Submission(NamedTuple):
+    """One signed attempt of an intent row, to be committed before it is sent."""
+
+    key: str  # the row's ticket_id, transfer_id, event_id or operation_id
+    signature: str
+    signed_tx: bytes
+    last_valid_block_height: int
+    payer: str | None = None  # the transaction's fee payer (account key 0)
 
 
 class TicketState(StrEnum):

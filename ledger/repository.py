@@ -23,6 +23,7 @@ from ledger.models import (
     NftMint,
     NftTransfer,
     Status,
+    Submission,
     TicketOperation,
 )
 
@@ -103,6 +104,18 @@ class IntentRepository(Generic[M]):
             .execution_options(populate_existing=True)
         ).one_or_none()
 
+    def claim_pending_many(self, keys: Sequence[str]) -> list[M]:
+        """:meth:`claim_pending` for many keys in one SELECT, in the order they were recorded."""
+        return list(
+            self.session.scalars(
+                select(self.model)
+                .where(self.key.in_(list(keys)), self.model.status == Status.PENDING)
+                .order_by(self.model.id)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).all()
+        )
+
     def claim_batch(
         self, status: str, *, limit: int, older_than: timedelta | None = None
     ) -> list[M]:
@@ -178,6 +191,35 @@ class IntentRepository(Generic[M]):
             signed_tx=signed_tx,
             last_valid_block_height=last_valid_block_height,
             attempts=self.model.attempts + 1,
+        )
+
+    def mark_submitted_many(self, items: Sequence[Submission], *, expected: str) -> list[str]:
+        """:meth:`mark_submitted` for many rows in one UPDATE (plain SQL over arrays: one
+        statement text whatever the count, prepared once per connection); the keys that moved."""
+        if not items:
+            return []
+        table, key = self.model.__tablename__, self.model.KEY
+        stmt = text(
+            f"UPDATE {table} AS t SET status = :submitted, signature = v.signature,"
+            " signed_tx = v.signed_tx, last_valid_block_height = v.height,"
+            " attempts = t.attempts + 1, updated_at = now()"
+            " FROM unnest(CAST(:keys AS text[]), CAST(:sigs AS text[]),"
+            " CAST(:txs AS bytea[]), CAST(:heights AS bigint[]))"
+            " AS v(key, signature, signed_tx, height)"
+            f" WHERE t.{key} = v.key AND t.status = :expected RETURNING t.{key}"
+        )
+        return list(
+            self.session.scalars(
+                stmt,
+                {
+                    "submitted": Status.SUBMITTED.value,
+                    "expected": str(expected),
+                    "keys": [i.key for i in items],
+                    "sigs": [i.signature for i in items],
+                    "txs": [i.signed_tx for i in items],
+                    "heights": [i.last_valid_block_height for i in items],
+                },
+            ).all()
         )
 
     def mark_completed(
@@ -408,6 +450,27 @@ class AttemptRepository:
                 payer=payer,
             )
             .on_conflict_do_nothing(index_elements=["signature"])
+        )
+
+    def record_many(self, kind: str, items: Sequence[Submission]) -> None:
+        """:meth:`record` for many attempts in one INSERT (one statement text whatever the
+        count)."""
+        if not items:
+            return
+        self.session.execute(
+            text(
+                "INSERT INTO nft_attempts (kind, ref_id, signature, last_valid_block_height, payer)"
+                " SELECT :kind, * FROM unnest(CAST(:refs AS text[]), CAST(:sigs AS text[]),"
+                " CAST(:heights AS bigint[]), CAST(:payers AS text[]))"
+                " ON CONFLICT (signature) DO NOTHING"
+            ),
+            {
+                "kind": kind,
+                "refs": [i.key for i in items],
+                "sigs": [i.signature for i in items],
+                "heights": [i.last_valid_block_height for i in items],
+                "payers": [i.payer for i in items],
+            },
         )
 
     def mark_sent(self, signatures: str | Sequence[str]) -> None:

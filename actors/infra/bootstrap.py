@@ -12,6 +12,7 @@ from typing import Any
 from actors.infra import metrics
 from actors.infra.broker import (
     COLLECTION_QUEUE,
+    DEFAULT_MINT_BATCH,
     OPERATION_QUEUE,
     TRANSFER_QUEUE,
     make_broker,
@@ -72,12 +73,13 @@ def build_services(
         # the send rate (built with the broker, below) hears of every 429 and "node behind"
         services.chain = _chain(
             settings,
-            on_throttle=lambda kind, after: services.send_rate
-            and services.send_rate.throttled(after),
+            on_throttle=lambda kind, after: (
+                services.send_rate and services.send_rate.throttled(after)
+            ),
         )
     if broker:
         services.broker = make_broker(settings.broker.redis_url)
-        services.notify = notifier(services.broker)
+        services.notify = notifier(services.broker, batch=DEFAULT_MINT_BATCH)
         services.notify_transfers = notifier(
             services.broker, queue=TRANSFER_QUEUE, actor="transfer_ticket"
         )

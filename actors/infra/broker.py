@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dramatiq
@@ -76,15 +77,26 @@ def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TI
     return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
 
 
-def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket"):
-    """Wakes ``actor`` for ids by name: producers need not declare the actors."""
+DEFAULT_MINT_BATCH = 16  # tickets one mint message carries at most (one claim, one commit)
+
+
+def notifier(broker, *, queue: str = MINT_QUEUE, actor: str = "mint_ticket", batch: int = 1):
+    """Wakes ``actor`` for ids by name: producers need not declare the actors. With ``batch``
+    above 1, one message carries up to that many ids (a list; a lone id stays a string), so a
+    bulk intake costs one message, one claim and one commit per ``batch`` tickets."""
     broker.declare_queue(queue)
 
     def notify(ids):
-        for key in ids:
+        ids = list(ids)
+        for i in range(0, len(ids), batch):
+            chunk = ids[i : i + batch]
             broker.enqueue(
                 dramatiq.Message(
-                    queue_name=queue, actor_name=actor, args=(key,), kwargs={}, options={}
+                    queue_name=queue,
+                    actor_name=actor,
+                    args=(chunk[0] if len(chunk) == 1 else chunk,),
+                    kwargs={},
+                    options={},
                 )
             )
 
@@ -165,6 +177,18 @@ class RateGate:
         self._local = threading.local()  # one gate, many worker threads: per-send state
 
     def __enter__(self):
+        self._local.waited, self._local.taken = self._take(1), 1
+        return self
+
+    @contextmanager
+    def many(self, n: int):
+        """``n`` send slots at once (a batch of mints), taken before any of them is signed."""
+        self._local.waited, self._local.taken = self._take(n), n
+        yield self
+        self.__exit__(None)
+
+    def _take(self, n: int) -> bool:
+        """Wait for ``n`` slots; True when the rate held any of them back."""
         deadline = time.monotonic() + self.wait
         if self.rate is not None:
             pause = self.rate.paused_for()  # the server's Retry-After
@@ -176,21 +200,23 @@ class RateGate:
             current = self.rate.current()
             metrics.series("send_rate").set(current)
             self.limiter.limit = max(1, int(current))
-        self._local.waited = False
-        while True:
-            with self.limiter.acquire(raise_on_failure=False) as acquired:
-                if acquired:
-                    return self
-            if time.monotonic() > deadline:
-                raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
-            self._local.waited = True
-            time.sleep(0.02)
+        waited = False
+        for _ in range(n):
+            while True:
+                with self.limiter.acquire(raise_on_failure=False) as acquired:
+                    if acquired:
+                        break
+                if time.monotonic() > deadline:
+                    raise dramatiq.RateLimitExceeded("send rate limit: no slot in time")
+                waited = True
+                time.sleep(0.02)
+        return waited
 
     def __exit__(self, exc_type, *exc):
         # grown only when the rate held a send back: a rate the workers do not reach (they are
         # busy elsewhere) would otherwise climb unchecked, far above what the cluster takes
         if exc_type is None and self.rate is not None and getattr(self._local, "waited", False):
-            self.rate.succeeded()
+            self.rate.succeeded(getattr(self._local, "taken", 1))
         return False
 
 

@@ -89,8 +89,8 @@ class AdaptiveRate:
                 self._threshold = cached
         return cached[1] is None or rate < cached[1]
 
-    def succeeded(self) -> None:
-        """One send went through: + step / rate, so a second of them adds ``step``."""
+    def succeeded(self, sends: int = 1) -> None:
+        """``sends`` went through: + step / rate each, so a second of them adds ``step``."""
         rate = self.current()
         if rate >= self.maximum:
             return
@@ -98,7 +98,7 @@ class AdaptiveRate:
             self.client.set(self.keys[0], self.start, nx=True)
             self._stored = True
         # a second of sends at ``rate`` adds ``rate`` (doubling) in slow start, else ``step``
-        grow = 1.0 if self._slow_start(rate) else self.step / max(rate, 1.0)
+        grow = sends * (1.0 if self._slow_start(rate) else self.step / max(rate, 1.0))
         new = float(self.client.incrbyfloat(self.keys[0], grow))
         if new > self.maximum:
             self.client.set(self.keys[0], self.maximum)

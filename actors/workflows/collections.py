@@ -18,7 +18,7 @@ import structlog
 from solders.pubkey import Pubkey
 
 from actors.infra.errors import IntentConflict
-from actors.workflows.lifecycle import SKIPPED, persist_submitted, sized_transaction
+from actors.workflows.lifecycle import SKIPPED, compute_units, persist_submitted
 from actors.workflows.mints import MintSigner, resolve_refusal, send_persisted
 from actors.workflows.ports import (
     Chain,
@@ -27,6 +27,7 @@ from actors.workflows.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from actors.workflows.pricing import priced
 from ledger.models import Status
 from minter.errors import ValidationError
 from minter.keys import derive_collection_keypair
@@ -153,22 +154,32 @@ def render_event(uow: UnitOfWork, row) -> dict:
 # the collection on chain
 
 
-def signed_collection(event: EventRequest, *, chain: Chain, signer: MintSigner, keypair):
-    """The signed CreateCollectionV2 transaction, sized by a simulation, and its last valid
-    block height."""
+def signed_collection(
+    event: EventRequest, *, chain: Chain, signer: MintSigner, keypair, rebuilds: int = 0
+):
+    """The signed CreateCollectionV2 transaction, sized by a simulation and priced (under
+    ``auto``, raised per rebuild), and its last valid block height."""
     blockhash, last_valid = chain.latest_blockhash()
 
-    def build(units: int):
+    def build(units: int, price: int | None = signer.compute_unit_price):
         return build_collection_transaction(
             event,
             payer=signer.payer,
             collection=keypair,
             recent_blockhash=blockhash,
             compute_unit_limit=units,
-            compute_unit_price=signer.compute_unit_price,
+            compute_unit_price=price,
         )
 
-    return sized_transaction(build, chain=chain, margin=signer.cu_margin), last_valid
+    tx = priced(
+        build,
+        chain=chain,
+        units=compute_units(build, chain=chain, margin=signer.cu_margin),
+        fees=signer.fees,
+        fixed_price=signer.compute_unit_price,
+        rebuilds=rebuilds,
+    )
+    return tx, last_valid
 
 
 def process_collection(
@@ -199,7 +210,13 @@ def process_collection(
             uow.commit()
             return Status.FAILED
         try:
-            tx, last_valid = signed_collection(event, chain=chain, signer=signer, keypair=keypair)
+            tx, last_valid = signed_collection(
+                event,
+                chain=chain,
+                signer=signer,
+                keypair=keypair,
+                rebuilds=row.attempts,  # its earlier attempts, signed and not landed
+            )
         except TransactionRejected as exc:
             outcome = resolve_refusal(
                 uow, COLLECTIONS, row, chain, exc.err, expected=Status.PENDING

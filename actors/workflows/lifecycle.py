@@ -26,13 +26,18 @@ from solders.transaction_status import TransactionStatus
 from actors.infra import metrics
 from actors.workflows.ports import Chain, IntentRepository, IntentRow, UnitOfWork, UnitOfWorkFactory
 from actors.workflows.sent_marks import SentMarks
-from ledger.models import Outcome, Status
+from ledger.models import Outcome, Status, Submission
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
 
 
 DEFAULT_PENDING_AGE = timedelta(seconds=30)
+
+
+# an unseen transaction is sent again once it is this old (a node's own rebroadcast period):
+# younger, its worker may still be about to send it, and a second copy only costs the cluster
+DEFAULT_REBROADCAST_AFTER = timedelta(seconds=2)
 
 
 # signed transactions per ticket (or transfer); when the last has expired unseen, the row fails
@@ -191,21 +196,25 @@ def record_sent(
 
 
 def persist_submitted(uow: UnitOfWork, kind: Kind, key: str, tx, last_valid: int) -> str:
-    """Step 3: signature, signed bytes and last valid height committed before any send; the
-    attempt records its fee payer (account key 0: a pool member for a mint, the authority for
-    collections, lifecycle operations and transfers)."""
-    signature = str(tx.signatures[0])
-    payer = str(tx.message.account_keys[0])
-    kind.repo(uow).mark_submitted(
-        key,
-        expected=Status.PENDING,
-        signature=signature,
-        signed_tx=bytes(tx),
-        last_valid_block_height=last_valid,
-    )
-    uow.attempts.record(kind.name, key, signature, last_valid, payer=payer)
+    """Step 3 for one row (see :func:`persist_many`); returns its signature."""
+    return persist_many(uow, kind, [(key, tx, last_valid)])[0]
+
+
+def persist_many(uow: UnitOfWork, kind: Kind, items) -> list[str]:
+    """Step 3: signatures, signed bytes and last valid heights committed before any send, for
+    ``(key, tx, last_valid)`` items, in one UPDATE, one INSERT and one commit. Each attempt
+    records its fee payer (account key 0: a pool member for a mint, the authority for
+    collections, lifecycle operations and transfers). Returns the signatures in item order."""
+    rows = [
+        Submission(
+            key, str(tx.signatures[0]), bytes(tx), last_valid, str(tx.message.account_keys[0])
+        )
+        for key, tx, last_valid in items
+    ]
+    kind.repo(uow).mark_submitted_many(rows, expected=Status.PENDING)
+    uow.attempts.record_many(kind.name, rows)
     uow.commit()
-    return signature
+    return [r.signature for r in rows]
 
 
 # The fee payer is missing or short of lamports (system program error 1 is "insufficient
@@ -265,8 +274,10 @@ def confirm_submitted(
     limit: int = DEFAULT_CONFIRM_BATCH,
     notify: Callable[[list[str]], None] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    rebroadcast_after: timedelta = DEFAULT_REBROADCAST_AFTER,
 ) -> ConfirmStats:
-    """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call."""
+    """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call (an unseen
+    one is sent again once it was submitted ``rebroadcast_after`` ago)."""
     stats = ConfirmStats()
     resend: dict[str, bytes] = {}  # signature -> the signed bytes
     with uow_factory() as uow:
@@ -274,6 +285,7 @@ def confirm_submitted(
         if not rows:
             return stats
         landed: list[_Seen] = []
+        fresh = _fresh(uow, kind, rows, rebroadcast_after)
         for seen in _classify(uow, chain, kind, rows):
             if seen.status is not None and seen.status.err is None:
                 landed.append(seen)
@@ -281,7 +293,7 @@ def confirm_submitted(
                 _resolve_landed_with_error(uow, chain, kind, seen, stats)
             elif seen.happened is not None:
                 _resolve_expired(uow, chain, kind, seen, stats, max_attempts=max_attempts)
-            else:  # unseen, blockhash still valid
+            elif kind.key_of(seen.row) not in fresh:  # unseen, blockhash still valid
                 resend[seen.row.signature] = bytes(seen.row.signed_tx)
         _resolve_landed(uow, kind, landed, stats, need=_LEVELS[commitment])
         kind.repo(uow).mark_checked([kind.key_of(r) for r in rows])
@@ -291,6 +303,15 @@ def confirm_submitted(
         notify(stats.rebuild_ids)
     _record_resent(uow_factory, resend)
     return stats
+
+
+def _fresh(uow: UnitOfWork, kind: Kind, rows, age: timedelta) -> set[str]:
+    """Keys of rows submitted less than ``age`` ago: their worker may not have sent them yet
+    (a batch sends one after another after its commit), so they are not sent again now."""
+    if age <= timedelta(0):
+        return set()
+    now = kind.repo(uow).db_now()
+    return {kind.key_of(r) for r in rows if now - r.updated_at < age}
 
 
 def _claim(uow: UnitOfWork, kind: Kind, limit: int) -> list[IntentRow]:

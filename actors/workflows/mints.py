@@ -8,6 +8,7 @@ Every workflow takes its collaborators as arguments; the worker's actors stay th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,14 +25,14 @@ from actors.workflows.lifecycle import (
     complete_from_history,
     compute_units,
     payer_problem,
-    persist_submitted,
+    persist_many,
     record_sent,
 )
 from actors.workflows.payers import NO_PAYER_FUNDED, PayerPool
 from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
 from actors.workflows.sent_marks import SentMarks
 from ledger.models import Outcome, Status
-from minter.errors import ValidationError
+from minter.errors import MinterError, TransientRpcError, ValidationError
 from minter.fees import PriorityFeePolicy, writable_keys
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import MAX_TRANSACTION_BYTES, parse_mint_request
@@ -176,77 +177,115 @@ def process_mint(
     signer: MintSigner,
     sent: SentMarks | None = None,
 ) -> str:
-    """Move one ``pending`` ticket to ``submitted`` and send it; returns what happened
-    (``sent``: the process's buffer of ``sent_at`` marks, else each is its own commit)."""
-    bound = log.bind(ticket_id=ticket_id)
+    """:func:`process_mints` for one ticket; returns what happened to it."""
+    return process_mints(
+        [ticket_id], uow_factory=uow_factory, chain=chain, signer=signer, sent=sent
+    )[ticket_id]
+
+
+def process_mints(
+    ticket_ids: Sequence[str],
+    *,
+    uow_factory: UnitOfWorkFactory,
+    chain: Chain,
+    signer: MintSigner,
+    sent: SentMarks | None = None,
+) -> dict[str, str]:
+    """Move the ``pending`` tickets among ``ticket_ids`` to ``submitted`` and send each; returns
+    what happened to each (``sent``: the process's buffer of ``sent_at`` marks, else each is
+    its own commit).
+
+    Each ticket is decided, signed and sent as if alone (its own mint key, payer, attempt and
+    fate); what the batch shares are round trips: one claim, one UPDATE and one INSERT for the
+    signed ones, one commit, all before the first send. A ticket whose chain call fails is
+    left ``pending`` (its lock released by the commit) and the others go on; on a transient
+    fault the batch stops there (the cluster is unwell) and the rest wait for the retry. The
+    first such error is raised once every signed ticket has been sent.
+    """
+    outcomes = dict.fromkeys(ticket_ids, SKIPPED)
+    signed = []  # (row, tx, last_valid, bound)
+    error: MinterError | None = None
     with uow_factory() as uow:
-        row = uow.mints.claim_pending(ticket_id)
-        if row is None:
-            return SKIPPED  # not pending any more, or another worker holds it
-        bound = bound.bind(mint_address=row.mint_address)
-        mint = derive_mint_keypair(signer.mint_secret, ticket_id)
-        if str(mint.pubkey()) != row.mint_address:
-            uow.mints.mark_failed(
-                ticket_id,
-                expected=Status.PENDING,
-                reason="derived mint key does not match the recorded mint address "
-                "(MINT_KEY_SECRET changed); refusing to sign",
-            )
-            uow.commit()
-            bound.error("mint_key_mismatch")
-            return Status.FAILED
-        try:
-            req = parse_mint_request(row.payload, default_standard=row.standard)
-        except ValidationError as exc:
-            reason = f"invalid request: {exc}"
-            uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
-            uow.commit()
-            return Status.FAILED
-        place = placement(uow, req)
-        if place is COLLECTION_FAILED:  # never minted outside it: fail, saying why
-            reason = f"the collection of event {req.event_id} failed; retry it, then this"
-            uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
-            uow.commit()
-            return Status.FAILED
-        if place is None:  # its event's collection is not on chain yet: woken when it is
-            uow.mints.note_error(ticket_id, f"waiting for the collection of event {req.event_id}")
-            uow.commit()
-            return WAITING
-        payer = signer.fee_payer()  # this attempt's: any payer, the mint address is the same
-        if payer is None:  # none is funded: it waits, it never fails for it
-            uow.mints.note_error(ticket_id, signer.unfunded_reason())
-            uow.commit()
-            return UNFUNDED
-        try:
-            tx, last_valid = build_signed(
-                req,
-                chain=chain,
-                signer=signer,
-                mint=mint,
-                place=place,
-                resize=budget_exceeded(row.last_error),
-                rebuilds=row.attempts,  # signed before: each expired unseen
-                payer=payer,
-            )
-        except TransactionRejected as exc:
-            if payer_problem(exc.err) and signer.payers is not None:
-                signer.payers.drained(payer)
-            outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)
-            uow.commit()
-            bound.info("simulation_refused", err=exc.err, outcome=outcome, payer=str(payer.pubkey))
-            return outcome
-        signature = persist_submitted(uow, MINTS, ticket_id, tx, last_valid)
-    return send_persisted(
-        tx,
-        signature,
-        kind=MINTS,
-        row=row,
-        uow_factory=uow_factory,
-        chain=chain,
-        bound=bound,
-        on_payer_problem=signer.drained,
-        sent=sent,
-    )
+        for row in uow.mints.claim_pending_many(list(outcomes)):
+            bound = log.bind(ticket_id=row.ticket_id, mint_address=row.mint_address)
+            try:
+                outcome, built = _prepare(uow, row, chain=chain, signer=signer, bound=bound)
+            except MinterError as exc:
+                error = error or exc
+                outcomes[row.ticket_id] = Status.PENDING
+                if isinstance(exc, TransientRpcError):
+                    break
+                continue
+            if built is None:
+                outcomes[row.ticket_id] = outcome
+            else:
+                signed.append((row, *built, bound))
+        persist_many(uow, MINTS, [(row.ticket_id, tx, last) for row, tx, last, _ in signed])
+    for row, tx, _, bound in signed:
+        outcomes[row.ticket_id] = send_persisted(
+            tx,
+            str(tx.signatures[0]),
+            kind=MINTS,
+            row=row,
+            uow_factory=uow_factory,
+            chain=chain,
+            bound=bound,
+            on_payer_problem=signer.drained,
+            sent=sent,
+        )
+    if error is not None:
+        raise error
+    return outcomes
+
+
+def _prepare(uow: UnitOfWork, row, *, chain: Chain, signer: MintSigner, bound):
+    """One claimed row: ``(outcome, None)`` when it is decided without a send (failed, waiting,
+    refused), else ``(None, (tx, last_valid))``, its signed transaction."""
+    ticket_id = row.ticket_id
+    mint = derive_mint_keypair(signer.mint_secret, ticket_id)
+    if str(mint.pubkey()) != row.mint_address:
+        uow.mints.mark_failed(
+            ticket_id,
+            expected=Status.PENDING,
+            reason="derived mint key does not match the recorded mint address "
+            "(MINT_KEY_SECRET changed); refusing to sign",
+        )
+        bound.error("mint_key_mismatch")
+        return Status.FAILED, None
+    try:
+        req = parse_mint_request(row.payload, default_standard=row.standard)
+    except ValidationError as exc:
+        uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=f"invalid request: {exc}")
+        return Status.FAILED, None
+    place = placement(uow, req)
+    if place is COLLECTION_FAILED:  # never minted outside it: fail, saying why
+        reason = f"the collection of event {req.event_id} failed; retry it, then this"
+        uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
+        return Status.FAILED, None
+    if place is None:  # its event's collection is not on chain yet: woken when it is
+        uow.mints.note_error(ticket_id, f"waiting for the collection of event {req.event_id}")
+        return WAITING, None
+    payer = signer.fee_payer()  # this attempt's: any payer, the mint address is the same
+    if payer is None:  # none is funded: it waits, it never fails for it
+        uow.mints.note_error(ticket_id, signer.unfunded_reason())
+        return UNFUNDED, None
+    try:
+        return None, build_signed(
+            req,
+            chain=chain,
+            signer=signer,
+            mint=mint,
+            place=place,
+            resize=budget_exceeded(row.last_error),
+            rebuilds=row.attempts,  # signed before: each expired unseen
+            payer=payer,
+        )
+    except TransactionRejected as exc:
+        if payer_problem(exc.err) and signer.payers is not None:
+            signer.payers.drained(payer)
+        outcome = resolve_refusal(uow, MINTS, row, chain, exc.err, expected=Status.PENDING)
+        bound.info("simulation_refused", err=exc.err, outcome=outcome, payer=str(payer.pubkey))
+        return outcome, None
 
 
 def placement(uow: UnitOfWork, req) -> Placement | None:

@@ -20,7 +20,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
-from actors.workflows.lifecycle import SKIPPED, persist_submitted, sized_transaction
+from actors.workflows.lifecycle import SKIPPED, compute_units, persist_submitted
 from actors.workflows.mints import (
     WAITING,
     MintSigner,
@@ -29,6 +29,7 @@ from actors.workflows.mints import (
     send_persisted,
 )
 from actors.workflows.ports import Chain, OperationRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.pricing import priced
 from actors.workflows.tickets import holder_from, on_chain
 from ledger.models import Status
 from minter.budget import compute_budget
@@ -88,8 +89,8 @@ def process_operation(
         blockhash, last_valid = chain.latest_blockhash()
         signers = [signer.payer.keypair]
 
-        def build(units: int):
-            budget = compute_budget(units, signer.compute_unit_price)
+        def build(units: int, price: int | None = signer.compute_unit_price):
+            budget = compute_budget(units, price)
             message = MessageV0.try_compile(signer.payer.pubkey, budget + ixs, [], blockhash)
             return VersionedTransaction(message, signers)
 
@@ -98,7 +99,14 @@ def process_operation(
                 ixs = _token2022_instructions(uow, op, ticket, req, signer, signers, operations)
             else:
                 ixs = _instructions(op, req, place, signer, signers)
-            tx = sized_transaction(build, chain=chain, margin=signer.cu_margin)
+            tx = priced(
+                build,
+                chain=chain,
+                units=compute_units(build, chain=chain, margin=signer.cu_margin),
+                fees=signer.fees,
+                fixed_price=signer.compute_unit_price,
+                rebuilds=op.attempts,  # its earlier attempts, signed and not landed
+            )
         except TransactionRejected as exc:
             outcome = resolve_refusal(uow, OPERATIONS, op, chain, exc.err, expected=Status.PENDING)
             uow.commit()

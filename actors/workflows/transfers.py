@@ -25,10 +25,10 @@ from actors.workflows.holders import current_holder
 from actors.workflows.lifecycle import (
     SKIPPED,
     complete_from_history,
+    compute_units,
     payer_problem,
     persist_submitted,
     record_sent,
-    sized_transaction,
 )
 from actors.workflows.ports import (
     Chain,
@@ -37,9 +37,11 @@ from actors.workflows.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from actors.workflows.pricing import priced
 from actors.workflows.tickets import on_chain, version_address
 from ledger.models import Outcome, Status
 from minter.errors import ValidationError
+from minter.fees import PriorityFeePolicy
 from minter.keys import Payer
 from minter.nft import parse_transfer_request
 from minter.nft.decode import decode_token_account
@@ -59,11 +61,13 @@ WAITING = "waiting"
 
 @dataclass(frozen=True)
 class TransferSigner:
-    """The wallets the worker holds: the payer, and custody (the payer unless set apart)."""
+    """The wallets the worker holds: the payer, and custody (the payer unless set apart);
+    and the price, fixed or (``fees``, ``SOLANA_COMPUTE_UNIT_PRICE=auto``) from recent fees."""
 
     payer: Payer
     custody: Payer | None = None
     compute_unit_price: int | None = None
+    fees: PriorityFeePolicy | None = None
 
     @property
     def custody_wallet(self) -> Payer:
@@ -257,18 +261,25 @@ def process_transfer(
             return Status.FAILED
         blockhash, last_valid = chain.latest_blockhash()
 
-        def build(units: int):
+        def build(units: int, price: int | None = signer.compute_unit_price):
             return build_transfer_transaction(
                 t,
                 payer=signer.payer.keypair,
                 source=source,
                 recent_blockhash=blockhash,
                 compute_unit_limit=units,
-                compute_unit_price=signer.compute_unit_price,
+                compute_unit_price=price,
             )
 
         try:
-            tx = sized_transaction(build, chain=chain)
+            tx = priced(
+                build,
+                chain=chain,
+                units=compute_units(build, chain=chain),
+                fees=signer.fees,
+                fixed_price=signer.compute_unit_price,
+                rebuilds=row.attempts,  # its earlier attempts, signed and not landed
+            )
         except TransactionRejected as exc:
             if payer_problem(exc.err):
                 uow.transfers.note_error(transfer_id, exc.err)

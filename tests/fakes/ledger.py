@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from ledger.models import Status
+from ledger.models import Status, Submission
 
 # ---------------------------------------------------------------------------------------------
 # rows: the columns of ledger/models.py (unknown columns fail, as an INSERT would)
@@ -235,6 +235,10 @@ class _FakeIntentRepository:
         ok = row is not None and row.status == Status.PENDING and self._free(row)
         return replace(row) if ok else None
 
+    def claim_pending_many(self, keys: Sequence[str]) -> list:
+        rows = [self.claim_pending(k) for k in dict.fromkeys(keys)]
+        return sorted((r for r in rows if r is not None), key=_by_id)
+
     def claim_batch(self, status: str, *, limit: int, older_than: timedelta | None = None):
         rows = [r for r in self._rows.values() if r.status == status and self._free(r)]
         if older_than is not None:
@@ -287,6 +291,19 @@ class _FakeIntentRepository:
             last_valid_block_height=last_valid_block_height,
             attempts=(row.attempts + 1) if row else 0,
         )
+
+    def mark_submitted_many(self, items: Sequence[Submission], *, expected: str) -> list[str]:
+        return [
+            i.key
+            for i in items
+            if self.mark_submitted(
+                i.key,
+                expected=expected,
+                signature=i.signature,
+                signed_tx=i.signed_tx,
+                last_valid_block_height=i.last_valid_block_height,
+            )
+        ]
 
     def mark_completed(
         self, key: str, *, expected: str, signature: str | None = None, slot: int | None = None
@@ -479,6 +496,10 @@ class FakeAttemptRepository:
                 payer=payer,
                 created_at=self._ledger.now,
             )
+
+    def record_many(self, kind: str, items: Sequence[Submission]) -> None:
+        for i in items:
+            self.record(kind, i.key, i.signature, i.last_valid_block_height, payer=i.payer)
 
     def mark_sent(self, signatures: str | Sequence[str]) -> None:
         sigs = [signatures] if isinstance(signatures, str) else list(signatures)

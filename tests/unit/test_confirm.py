@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from solders.transaction_status import TransactionErrorFieldless
 
-from actors.workflows.lifecycle import ConfirmStats, Kind, sweep
+from actors.workflows.lifecycle import DEFAULT_REBROADCAST_AFTER, ConfirmStats, Kind, sweep
 from actors.workflows.mints import MINTS
 from actors.workflows.transfers import TRANSFERS
 from ledger.models import Outcome, Status
@@ -19,6 +19,7 @@ from minter.rpc import SendOutcomeUnknown, TransactionRejected
 from tests.unit.conftest import World
 
 BEYOND_VALIDITY = 151  # blocks: past the last valid block height of any blockhash fetched now
+REBROADCAST_AGE = DEFAULT_REBROADCAST_AFTER.total_seconds()  # an unseen row is sent again
 AN_ERROR = TransactionErrorFieldless.AccountInUse  # not the payer's problem
 PAYER_ERROR = TransactionErrorFieldless.InsufficientFundsForFee
 
@@ -116,6 +117,7 @@ def test_unseen_while_valid_rebroadcasts_the_same_bytes(world, case):
     row = case.submit(world, "K-1")
     world.ledger.attempts(case.kind.name, "K-1")[0].sent_at = None  # died before its send
     world.chain.advance(BEYOND_VALIDITY - 1)  # the last valid block: still valid
+    world.ledger.tick(REBROADCAST_AGE)
     stats = world.confirm(case.kind)
     assert (stats.rebroadcast, stats.rebuilt, stats.completed) == (1, 0, 0)
     assert world.chain.sent[-1] == row.signed_tx
@@ -124,9 +126,23 @@ def test_unseen_while_valid_rebroadcasts_the_same_bytes(world, case):
     assert attempt.sent_at is not None and attempt.outcome is None
 
 
+def test_an_unseen_row_younger_than_the_rebroadcast_age_is_not_sent_again(world, case):
+    """A batch sends its rows one after another after its commit: the confirmer must not send
+    a second copy of one its worker is about to send (a node's own period: 2 s)."""
+    row = case.submit(world, "K-1")
+    world.ledger.tick(REBROADCAST_AGE - 0.5)
+    sent = len(world.chain.sent)
+    assert world.confirm(case.kind).rebroadcast == 0
+    assert len(world.chain.sent) == sent
+    world.ledger.tick(0.5)
+    assert world.confirm(case.kind).rebroadcast == 1
+    assert world.chain.sent[-1] == row.signed_tx
+
+
 @pytest.mark.parametrize("error", [SendOutcomeUnknown("timeout"), TransactionRejected("Dup")])
 def test_a_failed_rebroadcast_is_resolved_on_a_later_pass(world, case, error):
     case.submit(world, "K-1")
+    world.ledger.tick(REBROADCAST_AGE)
     world.chain.send_errors.append(error)
     assert world.confirm(case.kind).rebroadcast == 1
     assert world.row(case.kind, "K-1").status == Status.SUBMITTED
@@ -197,6 +213,7 @@ def test_each_row_of_a_batch_gets_its_own_fate(world):
     world.submitted_mint("T-3")
     world.ledger.tables["mints"]["T-3"].last_valid_block_height = world.chain.height - 1
     world.chain.land(landed.signature)
+    world.ledger.tick(REBROADCAST_AGE)
     stats = world.confirm(MINTS)
     assert (stats.completed, stats.rebroadcast, stats.rebuilt) == (1, 1, 1)
     statuses = [world.ledger.mint(t).status for t in ("T-1", "T-2", "T-3")]

@@ -3,6 +3,7 @@ options, and messages that run the workflows through the services they were give
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -50,6 +51,11 @@ class OpenGate:
 
     def __exit__(self, *exc) -> bool:
         return False
+
+    @contextmanager
+    def many(self, n: int):
+        OpenGate.entered += n
+        yield self
 
 
 class OpenGates:

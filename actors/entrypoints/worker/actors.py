@@ -106,13 +106,14 @@ def register_actors(broker, services):
     notify = services.notify
     notify_transfers = services.notify_transfers
     transfer_signer = transfers.TransferSigner(
-        payer=settings.signer.authority, compute_unit_price=fixed_price
+        payer=settings.signer.authority, compute_unit_price=fixed_price, fees=signer.fees
     )
 
-    def mint_ticket(ticket_id: str) -> None:
-        with gate:
-            outcome = mints.process_mint(
-                ticket_id,
+    def mint_ticket(ticket_ids: str | list[str]) -> None:
+        ids = [ticket_ids] if isinstance(ticket_ids, str) else list(ticket_ids)
+        with gate.many(len(ids)):
+            outcomes = mints.process_mints(
+                ids,
                 uow_factory=services.uow_factory,
                 chain=services.chain,
                 signer=signer,
@@ -121,8 +122,9 @@ def register_actors(broker, services):
         # refused for its payer's funds (that payer is now skipped) or its compute budget: it
         # is pending again; while a payer is funded, try again now with the next one rather
         # than after the sweeper's MINT_PENDING_AGE (with none funded it waits for the sweeper)
-        if outcome == Status.PENDING and pool.funded():
-            notify([ticket_id])
+        again = [t for t, outcome in outcomes.items() if outcome == Status.PENDING]
+        if again and pool.funded():
+            notify(again)
 
     def transfer_ticket(transfer_id: str) -> None:
         with gate:
