@@ -71,3 +71,26 @@ def test_the_rate_stays_between_its_bounds(client):
         top.succeeded()
     assert read(client) == 100.0
     assert fresh(client, start=500.0).start == 100.0  # a start above the ceiling is the ceiling
+
+
+def test_the_gate_grants_a_batch_what_the_second_has_left(redis_url, client):
+    """One round trip grants a batch of mints as many slots as the bucket has left, never
+    more than the rate; the rest of the batch waits for the next second's bucket."""
+    from uuid import uuid4
+
+    from actors.infra.broker import RateGate, make_broker
+
+    broker = make_broker(redis_url)
+    key = f"test-sends-{uuid4().hex}"
+    gate = RateGate(broker, per_second=10, key=key)
+    other = RateGate(broker, per_second=10, key=key)  # another worker, the same bucket
+    time.sleep(1.02 - time.time() % 1)  # early in a second: the takes below share its bucket
+    with other:
+        pass
+    with gate.up_to(16) as first:
+        pass
+    with gate.up_to(3) as second:  # the second is spent: granted from the next one
+        pass
+    buckets = sorted(client.keys(f"{key}@*"))
+    assert (first, second) == (9, 3)
+    assert [int(client.get(b)) for b in buckets] == [10, 3]

@@ -123,7 +123,7 @@ def test_a_malformed_knob_is_named_in_one_line(name, value):
 
 def test_a_blank_variable_is_unset():
     s = cfg.load_settings({"DATABASE_URL": "  ", "MINT_SEND_RATE": ""})
-    assert s.database.url is None and s.minting.send_rate == 10
+    assert s.database.url is None and s.minting.send_rate == 100
 
 
 def test_secrets_stay_secret_until_revealed():
@@ -157,7 +157,7 @@ def test_the_model_reads_the_process_environment(monkeypatch):
 
 def test_a_given_mapping_is_read_alone(monkeypatch):
     monkeypatch.setenv("MINT_SEND_RATE", "42")
-    assert cfg.load_settings({}).minting.send_rate == 10
+    assert cfg.load_settings({}).minting.send_rate == 100
 
 
 def test_each_variable_names_one_setting():

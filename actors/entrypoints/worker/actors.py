@@ -111,14 +111,19 @@ def register_actors(broker, services):
 
     def mint_ticket(ticket_ids: str | list[str]) -> None:
         ids = [ticket_ids] if isinstance(ticket_ids, str) else list(ticket_ids)
-        with gate.many(len(ids)):
-            outcomes = mints.process_mints(
-                ids,
-                uow_factory=services.uow_factory,
-                chain=services.chain,
-                signer=signer,
-                sent=sent,
-            )
+        outcomes: dict[str, str] = {}
+        while ids:  # as many at a time as the send rate grants slots for
+            with gate.up_to(len(ids)) as granted:
+                outcomes.update(
+                    mints.process_mints(
+                        ids[:granted],
+                        uow_factory=services.uow_factory,
+                        chain=services.chain,
+                        signer=signer,
+                        sent=sent,
+                    )
+                )
+            ids = ids[granted:]
         # refused for its payer's funds (that payer is now skipped) or its compute budget: it
         # is pending again; while a payer is funded, try again now with the next one rather
         # than after the sweeper's MINT_PENDING_AGE (with none funded it waits for the sweeper)
