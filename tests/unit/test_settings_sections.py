@@ -10,7 +10,7 @@ from actors.workflows.report import DEFAULT_INTERVAL
 
 def test_tuning_defaults_are_the_documented_ones():
     s = cfg.load_settings({})
-    assert (s.minting.send_rate, s.minting.max_attempts) == (10, 20)
+    assert (s.minting.send_rate, s.minting.max_attempts) == (100, 20)
     assert (s.minting.pending_age, s.minting.confirm_interval, s.minting.sweep_interval) == (
         30.0,
         0.25,
