@@ -31,7 +31,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionStatus
 
-from minter.errors import PermanentRpcError, TransientRpcError
+from minter.errors import MinterError, PermanentRpcError, TransientRpcError
 from minter.rpc import ChainClient, SendOutcomeUnknown, Simulation, TransactionRejected
 
 DEFAULT_PROBE_INTERVAL = 5.0  # seconds between two probes of one endpoint
@@ -285,6 +285,23 @@ class FailoverChain:
                 if isinstance(exc, kind):
                     raise exc
         raise errors[-1]
+
+    def send_many(self, raws: Sequence[bytes]) -> list[Signature | MinterError]:
+        """One batch request to a lone endpoint; over several, each as :meth:`send` sends it
+        (to every healthy endpoint, its answers weighed together)."""
+        if self._single:
+            ep = self._endpoints[0]
+            out = ep.chain.send_many(raws)
+            if any(isinstance(r, TransientRpcError) for r in out):
+                self._fault(ep)
+            return out
+        results: list[Signature | MinterError] = []
+        for raw in raws:
+            try:
+                results.append(self.send(raw))
+            except MinterError as exc:
+                results.append(exc)
+        return results
 
     # the rest --------------------------------------------------------------------------------
     @property

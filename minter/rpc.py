@@ -25,6 +25,7 @@ from solders.account import Account
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.rpc.errors import NodeUnhealthyMessage, SendTransactionPreflightFailureMessage
+from solders.rpc.responses import SendTransactionResp
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless, TransactionStatus
@@ -36,7 +37,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from minter.errors import PermanentRpcError, TransientRpcError
+from minter.errors import MinterError, PermanentRpcError, TransientRpcError
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one HTTP request
 DEFAULT_ATTEMPTS = 6  # per call, the first included
@@ -332,8 +333,76 @@ class ChainClient:
         finally:
             self._on_call("sendTransaction", time.perf_counter() - started)
 
+    def send_many(self, raws: Sequence[bytes]) -> list[Signature | MinterError]:
+        """:meth:`send` for several signed transactions in one JSON-RPC batch request (one HTTP
+        round trip, one parse at the node): each item's signature, or the error :meth:`send`
+        would have raised for it, in order.
+
+        An item refused for a reason that proves it was not taken (node behind, blockhash not
+        found), and every item of a batch refused whole before it was read (a 429, a refused
+        connection), is sent again alone by :meth:`send`, with its retries; a batch whose
+        answer was lost may have landed: each item is then :class:`SendOutcomeUnknown`.
+        """
+        if len(raws) < 2:
+            return [self._send_alone(raw) for raw in raws]
+        opts = TxOpts(
+            skip_confirmation=True,
+            skip_preflight=self.skip_preflight,
+            preflight_commitment=self.commitment,
+        )
+        bodies = tuple(self._client._send_raw_transaction_body(raw, opts) for raw in raws)
+        started = time.perf_counter()
+        try:
+            answers = self._client._provider.make_batch_request(
+                bodies, (SendTransactionResp,) * len(bodies)
+            )
+        except (httpx.HTTPError, ValueError) as cause:
+            exc = _BatchFault(cause)
+            kind = fault_kind(exc) or "http"
+            self._on_fault("sendTransaction", kind)
+            if kind in _THROTTLED:
+                self._on_throttle(kind, retry_after(exc))
+            if kind in _NOT_TAKEN or isinstance(cause, ValueError):  # nothing was read
+                return [self._send_alone(raw) for raw in raws]
+            return [SendOutcomeUnknown(f"sendTransaction: {kind}") for _ in raws]
+        finally:
+            self._on_call("sendTransaction", time.perf_counter() - started)
+        out: list[Signature | MinterError] = []
+        for raw, answer in zip(raws, answers, strict=True):
+            if isinstance(answer, SendTransactionResp):
+                out.append(answer.value)
+                continue
+            exc = RPCException(answer)
+            kind = fault_kind(exc)
+            if kind is not None:  # not taken, for a passing reason: alone, with its retries
+                self._on_fault("sendTransaction", kind)
+                out.append(self._send_alone(raw))
+                continue
+            err = _preflight_err(exc)
+            out.append(
+                TransactionRejected(str(err), answer.data.logs or [])
+                if err is not None
+                else PermanentRpcError(f"sendTransaction: {_describe(exc)}")
+            )
+        return out
+
+    def _send_alone(self, raw: bytes) -> Signature | MinterError:
+        try:
+            return self.send(raw)
+        except MinterError as exc:
+            return exc
+
     def close(self) -> None:
         self._client.close()
+
+
+class _BatchFault(SolanaRpcException):
+    """A batch request's HTTP failure, shaped as solana-py raises a single request's, so that
+    one classification (:func:`fault_kind`, :func:`retry_after`) serves both."""
+
+    def __init__(self, cause: BaseException) -> None:
+        Exception.__init__(self, f"sendTransaction: {type(cause).__name__}")
+        self.__cause__ = cause
 
 
 class _ClosableClient(Client):

@@ -221,18 +221,25 @@ def process_mints(
             else:
                 signed.append((row, *built, bound))
         persist_many(uow, MINTS, [(row.ticket_id, tx, last) for row, tx, last, _ in signed])
-    for row, tx, _, bound in signed:
-        outcomes[row.ticket_id] = send_persisted(
-            tx,
-            str(tx.signatures[0]),
-            kind=MINTS,
-            row=row,
-            uow_factory=uow_factory,
-            chain=chain,
-            bound=bound,
-            on_payer_problem=signer.drained,
-            sent=sent,
-        )
+    # one request for the batch: the node reads it once, runs each in turn, answers each
+    answers = chain.send_many([bytes(tx) for _, tx, _, _ in signed]) if signed else []
+    for (row, tx, _, bound), answer in zip(signed, answers, strict=True):
+        try:
+            outcomes[row.ticket_id] = settle_send(
+                answer,
+                tx,
+                str(tx.signatures[0]),
+                kind=MINTS,
+                row=row,
+                uow_factory=uow_factory,
+                chain=chain,
+                bound=bound,
+                on_payer_problem=signer.drained,
+                sent=sent,
+            )
+        except MinterError as exc:  # sent or not, it is submitted: the confirmer resolves it
+            error = error or exc
+            outcomes[row.ticket_id] = Status.SUBMITTED
     if error is not None:
         raise error
     return outcomes
@@ -314,21 +321,52 @@ def send_persisted(
     on_payer_problem=None,
     sent: SentMarks | None = None,
 ) -> str:
-    """Step 4: send once what step 3 committed; a refusal is resolved by what is on chain
-    (``on_payer_problem(tx)``: told when it was refused for its fee payer's funds)."""
+    """Step 4: send once what step 3 committed (see :func:`settle_send`)."""
+    try:
+        answer = chain.send(bytes(tx))
+    except (SendOutcomeUnknown, TransactionRejected) as exc:
+        answer = exc
+    return settle_send(
+        answer,
+        tx,
+        signature,
+        kind=kind,
+        row=row,
+        uow_factory=uow_factory,
+        chain=chain,
+        bound=bound,
+        on_payer_problem=on_payer_problem,
+        sent=sent,
+    )
+
+
+def settle_send(
+    answer,
+    tx,
+    signature: str,
+    *,
+    kind,
+    row,
+    uow_factory,
+    chain: Chain,
+    bound,
+    on_payer_problem=None,
+    sent: SentMarks | None = None,
+) -> str:
+    """What the cluster answered one send (its signature, or the error sending raised): a
+    refusal is resolved by what is on chain (``on_payer_problem(tx)``: told when it was
+    refused for its fee payer's funds); any other error is raised."""
     bound = bound.bind(signature=signature)
     metrics.sent(kind.name)
     unknown = None
-    try:
-        chain.send(bytes(tx))
-    except SendOutcomeUnknown as exc:
-        unknown = str(exc)
-    except TransactionRejected as exc:
-        if on_payer_problem is not None and payer_problem(exc.err):
+    if isinstance(answer, SendOutcomeUnknown):
+        unknown = str(answer)
+    elif isinstance(answer, TransactionRejected):
+        if on_payer_problem is not None and payer_problem(answer.err):
             on_payer_problem(tx)
         with uow_factory() as uow:
             uow.attempts.mark_sent(signature)
-            if ALREADY_PROCESSED in exc.err and not kind.happened(uow, chain, [row])[0]:
+            if ALREADY_PROCESSED in answer.err and not kind.happened(uow, chain, [row])[0]:
                 # the cluster has these very bytes (the confirmer's rebroadcast of the committed
                 # attempt got there first) and they did not take effect: they landed with an
                 # error (e.g. a payer drained meanwhile). The confirmer resolves them by their
@@ -336,11 +374,13 @@ def send_persisted(
                 uow.commit()
                 bound.info("sent", already_processed=True)
                 return Status.SUBMITTED
-            uow.attempts.set_outcome(signature, Outcome.REJECTED, exc.err)
-            outcome = resolve_refusal(uow, kind, row, chain, exc.err, expected=Status.SUBMITTED)
+            uow.attempts.set_outcome(signature, Outcome.REJECTED, answer.err)
+            outcome = resolve_refusal(uow, kind, row, chain, answer.err, expected=Status.SUBMITTED)
             uow.commit()
-        bound.info("send_rejected", err=exc.err, outcome=outcome)
+        bound.info("send_rejected", err=answer.err, outcome=outcome)
         return outcome
+    elif isinstance(answer, Exception):
+        raise answer
     return record_sent(uow_factory, signature, bound, unknown=unknown, marks=sent)
 
 

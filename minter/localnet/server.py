@@ -74,8 +74,9 @@ class Faults:
     def latency(self) -> float:
         return self.rates.get("latency_ms", 0.0) / 1000.0
 
-    def over_send_rate(self) -> bool:
-        """Count one send in the current second; True when that is beyond ``send_rps``."""
+    def over_send_rate(self, sends: int = 1) -> bool:
+        """Count ``sends`` (one request, or a batch's items) in the current second; True when
+        that is beyond ``send_rps`` (a provider counts each item of a batch)."""
         with self.lock:
             limit = self.rates.get("send_rps", 0.0)
             if not limit:
@@ -83,7 +84,7 @@ class Faults:
             second = int(time.monotonic())
             if second != self._second:
                 self._second, self._sends = second, 0
-            self._sends += 1
+            self._sends += sends
             return self._sends > limit
 
 
@@ -110,9 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         delay = 0.0
         if not _is_admin(request):  # admin calls must work while faults are on
             delay = node.faults.latency  # slept before answering, after every draw is made
-            if node.faults.hit("http_429") or (
-                _is_send(request) and node.faults.over_send_rate()
-            ):
+            sends = sum(map(_is_send, request)) if isinstance(request, list) else _is_send(request)
+            if node.faults.hit("http_429") or (sends and node.faults.over_send_rate(sends)):
                 node.chain.stats.refused["http_429"] += 1
                 return self._send(
                     429,
@@ -144,9 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, code: int, payload) -> None:
         self._send(code, json.dumps(payload).encode())
 
-    def _send(
-        self, code: int, body: bytes, ctype: str = "application/json", headers=None
-    ) -> None:
+    def _send(self, code: int, body: bytes, ctype: str = "application/json", headers=None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         for name, value in (headers or {}).items():

@@ -20,6 +20,7 @@ from solders.transaction_status import TransactionConfirmationStatus, Transactio
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
+from minter.errors import MinterError
 from minter.nft.core import CORE_PROGRAM_ID
 from minter.nft.core_plugins import Attributes, PermanentFreezeDelegate, encode_plugin
 from minter.nft.token2022 import EXT_TOKEN_METADATA
@@ -42,6 +43,7 @@ class FakeChain:
     send_errors: list[Exception] = field(default_factory=list)  # raised by the next sends
     on_send: Callable[[bytes], None] | None = None  # the chain changing while a send is out
     sent: list[bytes] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)  # the size of each send_many
     healthy: str = "ok"
     balances: dict[Pubkey, int] = field(default_factory=dict)
     spent: dict[str, int] = field(default_factory=dict)  # signature -> lamports
@@ -118,6 +120,16 @@ class FakeChain:
         if self.send_errors:
             raise self.send_errors.pop(0)
         return VersionedTransaction.from_bytes(raw).signatures[0]
+
+    def send_many(self, raws: Sequence[bytes]) -> list:
+        self.batches.append(len(raws))
+        out = []
+        for raw in raws:
+            try:
+                out.append(self.send(raw))
+            except MinterError as exc:  # the error send would raise, in its place
+                out.append(exc)
+        return out
 
     def recent_fees(self, accounts: Sequence[Pubkey]) -> list[int]:
         self.fees_asked.append(list(accounts))

@@ -22,6 +22,7 @@ class RpcProxy:
         self.drop_response = 0.0
         self.fail = 0.0
         self.counts: Counter[str] = Counter()
+        self.posts = 0  # HTTP requests (a batch is one)
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=30.0)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -52,6 +53,7 @@ class RpcProxy:
             payload = {}
         calls = payload if isinstance(payload, list) else [payload]
         with self._lock:
+            self.posts += 1
             for call in calls:
                 self.counts[call.get("method", "?") if isinstance(call, dict) else "?"] += 1
 

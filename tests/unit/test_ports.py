@@ -68,7 +68,7 @@ def test_the_unit_of_work_satisfies_its_port(uow):
 def test_the_chain_satisfies_its_port(chain):
     impl = ChainClient("http://127.0.0.1:9") if chain == "client" else FakeChain()
     assert_satisfies(impl, ports.Chain)
-    assert len(methods(ports.Chain)) == 11
+    assert len(methods(ports.Chain)) == 12
 
 
 @pytest.mark.parametrize("kind", [MINTS, TRANSFERS], ids=["mints", "transfers"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actors.workflows.lifecycle import SKIPPED, payer_problem
-from actors.workflows.mints import MINTS, MintSigner, process_mint
+from actors.workflows.mints import MINTS, MintSigner, process_mint, process_mints
 from ledger.models import Outcome, Status
 from minter.rpc import SendOutcomeUnknown, Simulation, TransactionRejected
 from tests.fakes.chain import FakeChain
@@ -157,3 +157,43 @@ def test_mints_kind_reads_the_deterministic_mint_address(world):
     with world.uow() as uow:
         assert MINTS.happened(uow, world.chain, [one, two]) == [False, True]
     assert MINTS.key_of(one) == "T-1" and MINTS.key == "ticket_id"
+
+
+def test_a_batch_is_claimed_committed_and_sent_together_each_ticket_on_its_own(world):
+    """One claim and one commit before the first send, one send request for the batch; each
+    ticket keeps its own attempt and fate (a bad one fails alone, one held elsewhere is
+    skipped, one refused by the cluster is resolved alone)."""
+    for t in ("T-1", "T-2", "T-3", "T-4", "T-5"):
+        world.intent(t)
+    world.ledger.tables["mints"]["T-2"].payload["metadata"]["name"] = ""  # no longer parses
+    world.ledger.held.add("T-4")
+    commits = world.ledger.commits
+    sends = len(world.chain.sent)
+
+    at_first_send = []
+
+    def refuse_t5(raw):  # the cluster refuses T-5's transaction for the ticket's own fault
+        at_first_send.append(world.ledger.commits)
+        if raw == bytes(world.ledger.tables["mints"]["T-5"].signed_tx or b""):
+            world.chain.send_errors.append(TransactionRejected("InvalidAccountData"))
+
+    world.chain.on_send = refuse_t5
+    outcomes = process_mints(
+        ["T-1", "T-2", "T-3", "T-4", "T-5"],
+        uow_factory=world.uow,
+        chain=world.chain,
+        signer=world.signer,
+    )
+    assert outcomes == {
+        "T-1": Status.SUBMITTED,
+        "T-2": Status.FAILED,
+        "T-3": Status.SUBMITTED,
+        "T-4": SKIPPED,
+        "T-5": Status.FAILED,
+    }
+    assert world.chain.batches == [3] and len(world.chain.sent) - sends == 3
+    assert at_first_send[0] - commits == 1  # every ticket decided and persisted in one commit
+    for t in ("T-1", "T-3", "T-5"):
+        (attempt,) = world.ledger.attempts("mint", t)
+        assert attempt.signature == world.ledger.mint(t).signature
+    assert world.ledger.mint("T-4").status == Status.PENDING
