@@ -283,7 +283,7 @@ class Methods(ReadMethods):
         sigs, _ = _params(params, 2)
         if not isinstance(sigs, list) or len(sigs) > 256:
             raise RpcError(-32602, "Too many inputs provided; max 256")
-        return self.ctx([self.chain.status(_signature(s)) for s in sigs])
+        return self.ctx(self.chain.statuses([_signature(s) for s in sigs]))
 
     def getTransaction(self, params):
         from minter.localnet.parse import transaction_json

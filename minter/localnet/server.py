@@ -122,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if isinstance(request, list):
                 answer = (
-                    [node.call(r) for r in request]
+                    node.chain.on_bank(lambda: [node.call(r) for r in request])
                     if request
                     else _error(None, -32600, "Invalid request")
                 )
