@@ -128,19 +128,6 @@ class ComputeBudgets:
             self._units[shape] = max(units, self._units.get(shape, 0))
 
 
-def sized_transaction(
-    build: Callable,
-    *,
-    chain: Chain,
-    margin: float = DEFAULT_CU_MARGIN,
-    budgets: ComputeBudgets | None = None,
-    resize: bool = False,
-):
-    """``build(units)`` with the compute unit limit of its shape when ``budgets`` knows it
-    (and ``resize`` is not asked), else from a simulation plus ``margin``."""
-    return build(compute_units(build, chain=chain, margin=margin, budgets=budgets, resize=resize))
-
-
 def compute_units(
     build: Callable,
     *,
@@ -150,9 +137,10 @@ def compute_units(
     resize: bool = False,
     sign: Callable | None = None,
 ) -> int:
-    """The compute unit limit for ``build``'s transaction (see :func:`sized_transaction`);
-    with ``sign``, ``build`` gives unsigned messages, and only a simulated one is signed (a
-    shape the cache knows costs no signature)."""
+    """The compute unit limit for ``build(units)``'s transaction: the limit learned for its
+    shape when ``budgets`` knows it (and ``resize`` is not asked), else from a simulation plus
+    ``margin``. With ``sign``, ``build`` gives unsigned messages and only a simulated one is
+    signed (a shape the cache knows costs no signature)."""
     probe = build(SIMULATION_CU_LIMIT)
     shape = budgets.shape(probe) if budgets is not None else None
     if shape is not None and not resize:

@@ -30,10 +30,11 @@ from actors.workflows.lifecycle import (
 )
 from actors.workflows.payers import NO_PAYER_FUNDED, PayerPool
 from actors.workflows.ports import Chain, MintRepository, MintRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.pricing import priced
 from actors.workflows.sent_marks import SentMarks
 from ledger.models import Outcome, Status
 from minter.errors import MinterError, TransientRpcError, ValidationError
-from minter.fees import PriorityFeePolicy, writable_keys
+from minter.fees import PriorityFeePolicy
 from minter.keys import Payer, derive_mint_keypair
 from minter.nft import MAX_TRANSACTION_BYTES, parse_mint_request
 from minter.nft.event import FROZEN_AT_MINT
@@ -148,11 +149,15 @@ def build_signed(
         resize=resize,
         sign=sign,
     )
-    if signer.fees is None:
-        return sign(build(units)), last_valid
-    writable = writable_keys(build(units))
-    price = signer.fees.price(chain.recent_fees(writable), units=units, rebuilds=rebuilds)
-    return sign(build(units, price or None)), last_valid
+    tx = priced(
+        build,
+        chain=chain,
+        units=units,
+        fees=signer.fees,
+        fixed_price=signer.compute_unit_price,
+        rebuilds=rebuilds,
+    )
+    return sign(tx), last_valid
 
 
 def fitting_payer(req, payer: Payer, authority: Payer, mint: Keypair, place) -> Payer:
