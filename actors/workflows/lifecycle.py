@@ -105,7 +105,15 @@ class ComputeBudgets:
 
     def __init__(self) -> None:
         self._units: dict[tuple, int] = {}
+        self._learning: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
+
+    def learning(self, shape: tuple) -> threading.Lock:
+        """The lock of one shape: while a thread simulates a shape not learned yet, the others
+        that meet it wait for what it learns (a worker's 8 threads starting on one shape
+        simulated it 8 times)."""
+        with self._lock:
+            return self._learning.setdefault(shape, threading.Lock())
 
     @staticmethod
     def shape(tx) -> tuple:
@@ -143,10 +151,18 @@ def compute_units(
     signed (a shape the cache knows costs no signature)."""
     probe = build(SIMULATION_CU_LIMIT)
     shape = budgets.shape(probe) if budgets is not None else None
-    if shape is not None and not resize:
+    simulate = dict(chain=chain, margin=margin, budgets=budgets, shape=shape, sign=sign)
+    if shape is None or resize:
+        return _simulated(probe, **simulate)
+    with budgets.learning(shape):
         units = budgets.get(shape)
-        if units is not None:
-            return min(SIMULATION_CU_LIMIT, units + CACHED_CU_HEADROOM)
+        if units is None:
+            return _simulated(probe, **simulate)
+    return min(SIMULATION_CU_LIMIT, units + CACHED_CU_HEADROOM)
+
+
+def _simulated(probe, *, chain: Chain, margin: float, budgets, shape, sign) -> int:
+    """The limit a simulation of ``probe`` asks for, plus ``margin``; learned for ``shape``."""
     sim = chain.simulate(sign(probe) if sign is not None else probe)
     if sim.err is not None:
         raise TransactionRejected(sim.err, sim.logs)

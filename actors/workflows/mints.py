@@ -314,35 +314,14 @@ def placement(uow: UnitOfWork, req) -> Placement | None:
     return Placement(Pubkey.from_string(event.collection_address), frozen)
 
 
-def send_persisted(
-    tx,
-    signature: str,
-    *,
-    kind,
-    row,
-    uow_factory,
-    chain: Chain,
-    bound,
-    on_payer_problem=None,
-    sent: SentMarks | None = None,
-) -> str:
-    """Step 4: send once what step 3 committed (see :func:`settle_send`)."""
+def send_persisted(tx, signature: str, *, chain: Chain, **settle) -> str:
+    """Step 4: send once what step 3 committed; the answer is settled by :func:`settle_send`
+    (``settle``: its keyword arguments but ``chain``)."""
     try:
         answer = chain.send(bytes(tx))
     except (SendOutcomeUnknown, TransactionRejected) as exc:
         answer = exc
-    return settle_send(
-        answer,
-        tx,
-        signature,
-        kind=kind,
-        row=row,
-        uow_factory=uow_factory,
-        chain=chain,
-        bound=bound,
-        on_payer_problem=on_payer_problem,
-        sent=sent,
-    )
+    return settle_send(answer, tx, signature, chain=chain, **settle)
 
 
 def settle_send(
