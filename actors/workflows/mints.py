@@ -209,12 +209,15 @@ def process_mints(
     """
     outcomes = dict.fromkeys(ticket_ids, SKIPPED)
     signed = []  # (row, tx, last_valid, bound)
+    places: dict = {}  # (standard, event_id) -> its placement, read once per batch
     error: MinterError | None = None
     with uow_factory() as uow:
         for row in uow.mints.claim_pending_many(list(outcomes)):
             bound = log.bind(ticket_id=row.ticket_id, mint_address=row.mint_address)
             try:
-                outcome, built = _prepare(uow, row, chain=chain, signer=signer, bound=bound)
+                outcome, built = _prepare(
+                    uow, row, chain=chain, signer=signer, bound=bound, places=places
+                )
             except MinterError as exc:
                 error = error or exc
                 outcomes[row.ticket_id] = Status.PENDING
@@ -250,7 +253,7 @@ def process_mints(
     return outcomes
 
 
-def _prepare(uow: UnitOfWork, row, *, chain: Chain, signer: MintSigner, bound):
+def _prepare(uow: UnitOfWork, row, *, chain: Chain, signer: MintSigner, bound, places: dict):
     """One claimed row: ``(outcome, None)`` when it is decided without a send (failed, waiting,
     refused), else ``(None, (tx, last_valid))``, its signed transaction."""
     ticket_id = row.ticket_id
@@ -269,7 +272,10 @@ def _prepare(uow: UnitOfWork, row, *, chain: Chain, signer: MintSigner, bound):
     except ValidationError as exc:
         uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=f"invalid request: {exc}")
         return Status.FAILED, None
-    place = placement(uow, req)
+    where = (req.standard, req.event_id)  # a batch's tickets of one event read it once
+    if where not in places:
+        places[where] = placement(uow, req)
+    place = places[where]
     if place is COLLECTION_FAILED:  # never minted outside it: fail, saying why
         reason = f"the collection of event {req.event_id} failed; retry it, then this"
         uow.mints.mark_failed(ticket_id, expected=Status.PENDING, reason=reason)
