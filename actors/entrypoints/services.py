@@ -19,9 +19,17 @@ def services_for(settings: Settings, **parts: bool) -> Services:
     """``build_services(settings, **parts)`` with the outbox publisher wired in."""
     services = build_services(settings, **parts)
     services.publish = outbox.publisher(
-        mint_secret=reveal(settings.signer.mint_key_secret), wake=services.notify_webhooks
+        mint_secret=reveal(settings.signer.mint_key_secret),
+        wake=services.notify_webhooks,
+        endpoint=endpoints.default_writer(_default_url(settings), vet=vet(settings)),
     )
     return services
+
+
+def _default_url(settings: Settings) -> str | None:
+    """WEBHOOK_URL when WEBHOOK_SECRET comes with it (alone, the webhook sweep refuses it)."""
+    wh = settings.webhooks
+    return wh.url if wh.secret is not None else None
 
 
 def payer_pool(services: Services) -> PayerPool:

@@ -74,6 +74,25 @@ def _ledger(stack: Stack):
     return outbox, dispatches, by_outcome, attempts
 
 
+def _why_missing(database_url: str, event_ids: list[str]) -> list[tuple]:
+    """What the ledger says of events the endpoint never acknowledged: the dispatch's state (None
+    if the event was owed to no endpoint) and every attempt (a failure in CI tells its story)."""
+    with psycopg.connect(database_url) as conn:
+        dispatches = conn.execute(
+            "SELECT o.event_id, o.type, d.status, d.attempts, d.last_error,"
+            " d.next_attempt_at - now(), d.lease_until - now(), now() - o.created_at"
+            " FROM webhook_outbox o LEFT JOIN webhook_dispatches d ON d.outbox_id = o.id"
+            " WHERE o.event_id = ANY(%s) ORDER BY o.event_id",
+            (event_ids,),
+        ).fetchall()
+        attempts = conn.execute(
+            "SELECT event_id, attempt, outcome, status_code, error, now() - started_at"
+            " FROM webhook_deliveries WHERE event_id = ANY(%s) ORDER BY event_id, attempt",
+            (event_ids,),
+        ).fetchall()
+    return [(d, [a[1:] for a in attempts if a[0] == d[0]]) for d in dispatches]
+
+
 def _pending_dispatches(stack: Stack) -> int:
     with psycopg.connect(stack.database_url) as conn:
         return conn.execute(
@@ -163,6 +182,7 @@ def test_every_event_delivered_through_outage_kills_and_flush(postgres, redis_se
             assert not thread.is_alive() and not chaos_errors, chaos_errors
 
             ids, missing = _wait_all_delivered(s, receiver, expected=MINTS + TRANSFERS, timeout=150)
+            why = _why_missing(s.database_url, sorted(missing)[:20]) if missing else []
             time.sleep(2.5)  # a late duplicate would show now; and two metric intervals pass
             exposition = httpx.get(f"http://127.0.0.1:{s.metrics_port}/", timeout=10).text
             outbox, dispatches, by_outcome, attempts = _ledger(s)
@@ -204,7 +224,7 @@ def test_every_event_delivered_through_outage_kills_and_flush(postgres, redis_se
     print("\n".join(chaos_log))
 
     # every event at least once: one mint.completed per ticket, one transfer.completed per claim
-    assert missing == set(), sorted(missing)[:20]
+    assert missing == set(), (chaos_log, why)
     assert {r[0] for r in outbox} == ids
     assert types == {"mint.completed": MINTS, "transfer.completed": TRANSFERS}
     per_subject = Counter((t, subj) for _, t, subj, _ in outbox)

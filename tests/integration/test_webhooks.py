@@ -17,8 +17,10 @@ from actors.infra.webhook_http import WebhookSender
 from actors.workflows.health import Health
 from actors.workflows.webhooks import delivery, endpoints
 from actors.workflows.webhooks.delivery import DeliveryPolicy
+from actors.workflows.webhooks.outbox import publisher
 from ledger.db import make_session_factory
 from ledger.errors import UnpublishedChange
+from ledger.repository import CHANGES
 from ledger.unit_of_work import UnitOfWork
 from tests.integration.test_ledger_repository import intent
 from tests.support.tokens import auth, token
@@ -362,3 +364,40 @@ def test_an_attempt_that_outlived_its_lease_cannot_settle_the_dispatch(uow_facto
         assert uow.webhooks.delivered(dispatch, second.endpoint.id, attempt=2)
         uow.commit()
     assert owed(migrated_db)[0][4] == "delivered"
+
+
+def test_the_first_events_are_owed_to_webhook_url_before_any_sweep(ledger_engine, migrated_db):
+    """A process's first terminal change writes WEBHOOK_URL's endpoint in its own transaction:
+    a mint confirmed before the workers' first webhook sweep is still announced."""
+    factory = make_session_factory(ledger_engine)
+    url = "http://127.0.0.1:9/default"
+    publish = publisher(
+        mint_secret=b"m" * 40, endpoint=endpoints.default_writer(url, vet=vet_loopback)
+    )
+    uow_factory = lambda: UnitOfWork(factory, publish=publish)  # noqa: E731
+    first, second = add_ticket(uow_factory, 41), add_ticket(uow_factory, 42)
+    with uow_factory() as uow:  # rolled back: the endpoint goes with it, and is written again
+        uow.mints.mark_completed(first, expected="pending", signature="s")
+        publish(uow, uow.session.info.pop(CHANGES))
+    complete(uow_factory, first)
+    complete(uow_factory, second)
+    with psycopg.connect(migrated_db) as conn:
+        rows = conn.execute(
+            "SELECT e.name, e.url, o.type, d.status FROM webhook_dispatches d"
+            " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+            " JOIN webhook_outbox o ON o.id = d.outbox_id ORDER BY d.id"
+        ).fetchall()
+    assert rows == [(endpoints.DEFAULT_NAME, url, "mint.completed", "pending")] * 2
+
+
+def test_a_refused_webhook_url_writes_no_endpoint(ledger_engine, migrated_db):
+    factory = make_session_factory(ledger_engine)
+    publish = publisher(
+        mint_secret=b"m" * 40,
+        endpoint=endpoints.default_writer("http://10.0.0.1/x", vet=vet_loopback),
+    )
+    uow_factory = lambda: UnitOfWork(factory, publish=publish)  # noqa: E731
+    complete(uow_factory, add_ticket(uow_factory, 43))
+    assert owed(migrated_db) == []
+    with psycopg.connect(migrated_db) as conn:
+        assert conn.execute("SELECT count(*) FROM webhook_endpoints").fetchone() == (0,)

@@ -11,7 +11,7 @@ from typing import Any
 
 from actors.infra.errors import ActorsError
 from actors.infra.webhook_http import AttemptResult, UrlRefused, derive_secret
-from actors.workflows.ports import UnitOfWorkFactory
+from actors.workflows.ports import UnitOfWork, UnitOfWorkFactory
 from actors.workflows.webhooks.delivery import Sender, event_body
 from ledger.models import EVENT_TYPES
 
@@ -139,6 +139,26 @@ def put_default(
     with uow_factory() as uow:
         uow.webhooks.put_default(url, list(EVENT_TYPES))
         uow.commit()
+
+
+def default_writer(
+    url: str | None, *, vet: Callable[[str], object]
+) -> Callable[[UnitOfWork], None] | None:
+    """What writes WEBHOOK_URL's endpoint inside a given unit of work (the outbox publisher runs
+    it in a process's first transaction that records events, so none is recorded before the
+    endpoint it is owed to exists); None without the variable. A refused URL writes nothing
+    (the webhook sweep says why)."""
+    if url is None:
+        return None
+
+    def write(uow: UnitOfWork) -> None:
+        try:
+            vet(url)
+        except UrlRefused:
+            return
+        uow.webhooks.put_default(url, list(EVENT_TYPES))
+
+    return write
 
 
 def send_test(

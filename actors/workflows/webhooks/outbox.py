@@ -70,11 +70,24 @@ def _changed_rows(uow: UnitOfWork, changes: Sequence[Change]) -> dict:
     return rows
 
 
-def publisher(*, mint_secret: bytes, wake: Wake | None = None):
+def publisher(
+    *,
+    mint_secret: bytes,
+    wake: Wake | None = None,
+    endpoint: Callable[[UnitOfWork], None] | None = None,
+):
     """The unit of work's ``publish`` hook: events in the change's transaction; after the
-    commit, a wake-up per dispatch (a lost one only waits for the sweep)."""
+    commit, a wake-up per dispatch (a lost one only waits for the sweep). ``endpoint`` writes
+    WEBHOOK_URL's endpoint: run in each transaction until one commits, so the events of the
+    process's first changes are owed to it too (the webhook sweep, which also writes it, may
+    come after them)."""
+    written = endpoint is None
 
     def publish(uow: UnitOfWork, changes: Sequence[Change]) -> Callable[[], None] | None:
+        nonlocal written
+        first = not written
+        if first:
+            endpoint(uow)
         rows = _changed_rows(uow, changes)
         events = [render(uow, c, mint_secret=mint_secret, rows=rows) for c in changes]
         owed: Owed = []
@@ -82,10 +95,14 @@ def publisher(*, mint_secret: bytes, wake: Wake | None = None):
         # transactions touching the same tickets cannot deadlock
         for type_, subject, data in sorted(filter(None, events), key=lambda e: e[1]):
             owed += uow.webhooks.add_event(type_, subject, plain(data))
-        if not owed or wake is None:
+        if not first and (not owed or wake is None):
             return None
 
         def after() -> None:
+            nonlocal written
+            written = True
+            if not owed or wake is None:
+                return
             try:
                 wake(owed)
             except Exception as exc:  # Redis away: the sweep finds them
