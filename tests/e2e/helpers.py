@@ -61,6 +61,21 @@ def enqueue(stack: Stack, items: list[dict], **kw):
         services.close()
 
 
+def quiet_sends(localnet, *, quiet: float = 2.5, timeout: float = 30.0) -> int:
+    """The validator's count of sends once it has not moved for ``quiet`` seconds: a confirmer
+    pass that saw a transaction not landed yet sends it again after its commit, and on a busy
+    machine that resend can come after another pass has completed the row."""
+    deadline = time.monotonic() + timeout
+    count, since = localnet.stats()["send_requests"], time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the validator never stopped receiving sends"
+        time.sleep(0.25)
+        now = localnet.stats()["send_requests"]
+        if now != count:
+            count, since = now, time.monotonic()
+    return count
+
+
 def mint_to_custody(stack: Stack, n: int, prefix: str):
     custody = str(stack.payer.pubkey())
     items = requests_for(n, prefix, owners=[custody] * n)
