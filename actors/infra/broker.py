@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dramatiq
 import structlog
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -65,6 +66,25 @@ WORKER_QUEUES = (
 DEFAULT_ENDPOINT_WAIT = 10.0  # seconds a delivery waits for its endpoint's rate slot
 
 
+DEFAULT_IDLE_POLL = 100  # ms: the longest an idle consumer sleeps before it looks again
+
+
+class Broker(RedisBroker):
+    """Dramatiq's Redis broker whose idle consumers look at their queue at least every
+    ``idle_poll`` ms. An idle consumer backs off up to the worker's timeout (1 s by default)
+    before it polls again, so the first tickets after a quiet spell waited up to a second;
+    delay queues keep Dramatiq's pace (what they hold is late by design)."""
+
+    def __init__(self, *, idle_poll: int = DEFAULT_IDLE_POLL, **options) -> None:
+        super().__init__(**options)
+        self.idle_poll = idle_poll
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        if queue_name != dq_name(queue_name):
+            timeout = min(timeout, self.idle_poll)
+        return super().consume(queue_name, prefetch, timeout)
+
+
 def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT):
     middleware = [
         AgeLimit(),
@@ -74,7 +94,7 @@ def make_broker(redis_url: str, *, heartbeat_timeout: int = DEFAULT_HEARTBEAT_TI
         Pipelines(),
         Retries(),
     ]
-    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
+    return Broker(url=redis_url, middleware=middleware, heartbeat_timeout=heartbeat_timeout)
 
 
 DEFAULT_MINT_BATCH = 16  # tickets one mint message carries at most (one claim, one commit)
