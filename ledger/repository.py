@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -117,25 +117,12 @@ class IntentRepository(Generic[M]):
         )
 
     def claim_batch(
-        self,
-        status: str,
-        *,
-        limit: int,
-        older_than: timedelta | None = None,
-        checked_before: timedelta | None = None,
+        self, status: str, *, limit: int, older_than: timedelta | None = None
     ) -> list[M]:
-        """Lock up to ``limit`` rows in ``status``, least recently checked first; with
-        ``checked_before``, only rows never checked or last checked at least that long ago."""
+        """Lock up to ``limit`` rows in ``status``, least recently checked first."""
         stmt = select(self.model).where(self.model.status == status)
         if older_than is not None:
             stmt = stmt.where(self.model.updated_at < func.now() - older_than)
-        if checked_before is not None:
-            stmt = stmt.where(
-                or_(
-                    self.model.checked_at.is_(None),
-                    self.model.checked_at <= func.now() - checked_before,
-                )
-            )
         stmt = (
             stmt.order_by(self.model.checked_at.asc().nulls_first(), self.model.id)
             .limit(limit)

@@ -30,10 +30,6 @@ from ledger.models import Outcome, Status, Submission
 from minter.rpc import SendOutcomeUnknown, TransactionRejected
 
 DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
-# a row seen not final yet is looked at again no sooner than this (about a slot: its status
-# cannot move faster); every confirmer pass re-reading every row in flight cost a third of
-# the workers' CPU per mint
-DEFAULT_RECHECK_AFTER = timedelta(milliseconds=400)
 
 
 DEFAULT_PENDING_AGE = timedelta(seconds=30)
@@ -283,15 +279,13 @@ def confirm_submitted(
     notify: Callable[[list[str]], None] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     rebroadcast_after: timedelta = DEFAULT_REBROADCAST_AFTER,
-    recheck_after: timedelta = DEFAULT_RECHECK_AFTER,
 ) -> ConfirmStats:
     """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call (an unseen
-    one is sent again once it was submitted ``rebroadcast_after`` ago); a row checked less than
-    ``recheck_after`` ago waits for a later pass."""
+    one is sent again once it was submitted ``rebroadcast_after`` ago)."""
     stats = ConfirmStats()
     resend: dict[str, bytes] = {}  # signature -> the signed bytes
     with uow_factory() as uow:
-        rows = _claim(uow, kind, limit, recheck_after)
+        rows = _claim(uow, kind, limit)
         if not rows:
             return stats
         landed: list[_Seen] = []
@@ -324,10 +318,9 @@ def _fresh(uow: UnitOfWork, kind: Kind, rows, age: timedelta) -> set[str]:
     return {kind.key_of(r) for r in rows if now - r.updated_at < age}
 
 
-def _claim(uow: UnitOfWork, kind: Kind, limit: int, recheck: timedelta) -> list[IntentRow]:
-    """Lock up to ``limit`` submitted rows no other confirmer holds, least recently checked,
-    none checked within ``recheck``."""
-    return kind.repo(uow).claim_batch(Status.SUBMITTED, limit=limit, checked_before=recheck)
+def _claim(uow: UnitOfWork, kind: Kind, limit: int) -> list[IntentRow]:
+    """Lock up to ``limit`` submitted rows no other confirmer holds, least recently checked."""
+    return kind.repo(uow).claim_batch(Status.SUBMITTED, limit=limit)
 
 
 def _classify(uow: UnitOfWork, chain: Chain, kind: Kind, rows) -> list[_Seen]:

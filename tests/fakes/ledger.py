@@ -239,20 +239,10 @@ class _FakeIntentRepository:
         rows = [self.claim_pending(k) for k in dict.fromkeys(keys)]
         return sorted((r for r in rows if r is not None), key=_by_id)
 
-    def claim_batch(
-        self,
-        status: str,
-        *,
-        limit: int,
-        older_than: timedelta | None = None,
-        checked_before: timedelta | None = None,
-    ):
+    def claim_batch(self, status: str, *, limit: int, older_than: timedelta | None = None):
         rows = [r for r in self._rows.values() if r.status == status and self._free(r)]
         if older_than is not None:
             rows = [r for r in rows if r.updated_at < self._ledger.now - older_than]
-        if checked_before is not None:
-            cutoff = self._ledger.now - checked_before
-            rows = [r for r in rows if r.checked_at is None or r.checked_at <= cutoff]
         # checked_at ASC NULLS FIRST, then id: the least recently looked at first
         rows.sort(key=lambda r: (r.checked_at.timestamp() if r.checked_at else 0.0, r.id))
         return [replace(r) for r in rows[:limit]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import pytest
 from solders.keypair import Keypair
@@ -133,9 +132,6 @@ class World:
     # -- the lifecycle -------------------------------------------------------------------------
     def confirm(self, kind, **kw) -> ConfirmStats:
         wake = self.woken if kind is MINTS else self.woken_transfers
-        # this clock stands still between passes unless a test ticks it: each pass looks at
-        # every row (the recheck interval has a test of its own)
-        kw.setdefault("recheck_after", timedelta(0))
         return confirm_submitted(
             uow_factory=self.uow, chain=self.chain, kind=kind, notify=wake.extend, **kw
         )

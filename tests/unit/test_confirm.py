@@ -56,19 +56,6 @@ def test_landed_below_the_asked_level_waits(world, case, level, commitment):
     assert world.attempts(case.kind, "K-1") == [(row.signature, None)]
 
 
-def test_a_row_checked_within_the_recheck_interval_waits_for_a_later_pass(world, case):
-    row = case.submit(world, "K-1")
-    world.chain.land(row.signature, level="processed")
-    recheck = timedelta(milliseconds=400)
-    assert world.confirm(case.kind, recheck_after=recheck).waiting == 1
-    world.chain.land(row.signature, level="confirmed")
-    world.ledger.tick(0.3)
-    assert world.confirm(case.kind, recheck_after=recheck) == ConfirmStats()  # not looked at
-    assert world.row(case.kind, "K-1").status == Status.SUBMITTED
-    world.ledger.tick(0.2)
-    assert world.confirm(case.kind, recheck_after=recheck).completed == 1
-
-
 def test_a_status_without_a_level_is_finalized(world, case):
     row = case.submit(world, "K-1")
     world.chain.land(row.signature, level=None)  # finalized statuses may omit the level

@@ -23,7 +23,6 @@ from actors.infra.broker import (
     Ticker,
 )
 from actors.infra.config import WebhookSettings
-from actors.workflows.lifecycle import DEFAULT_RECHECK_AFTER
 from ledger.models import Status
 from minter.errors import PermanentRpcError, ValidationError
 from tests.unit.conftest import SECRET, World
@@ -173,7 +172,6 @@ def test_a_mint_message_runs_process_mint_through_the_services(broker, world):
     assert set(world.chain.sent) == {row.signed_tx}  # sent (and perhaps rebroadcast) as signed
 
     world.chain.land(row.signature)
-    world.ledger.tick(DEFAULT_RECHECK_AFTER.total_seconds())  # a pass may have looked already
     ns.confirm_submitted.send()
     run(broker, CONTROL_QUEUE)
     assert world.ledger.mint("T-1").status == Status.COMPLETED
