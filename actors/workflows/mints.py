@@ -41,7 +41,7 @@ from minter.nft.event import FROZEN_AT_MINT
 from minter.nft.transaction import (
     NO_EVENT,
     Placement,
-    build_mint_message,
+    mint_message_builder,
     sign_mint_message,
     signed_size,
 )
@@ -126,17 +126,12 @@ def build_signed(
 
     # messages until the last step: the shape, the size and the writable accounts are read
     # from them, and only the transaction that is sent (or simulated) is signed
+    message = mint_message_builder(
+        req, payer=payer, authority=signer.payer, mint=mint, recent_blockhash=blockhash, place=place
+    )
+
     def build(units: int, price: int | None = signer.compute_unit_price):
-        return build_mint_message(
-            req,
-            payer=payer,
-            authority=signer.payer,
-            mint=mint,
-            recent_blockhash=blockhash,
-            compute_unit_limit=units,
-            compute_unit_price=price,
-            place=place,
-        )
+        return message(units, price)
 
     def sign(message):
         return sign_mint_message(message, payer=payer, mint=mint, authority=signer.payer)

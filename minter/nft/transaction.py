@@ -10,6 +10,7 @@ payer-side token account and no second transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from solders.hash import Hash
@@ -189,10 +190,37 @@ def build_mint_message(
 ) -> MessageV0:
     """The unsigned message of :func:`build_mint_transaction` (its shape and writable
     accounts are read before anything is signed)."""
+    build = mint_message_builder(
+        req,
+        payer=payer,
+        mint=mint,
+        recent_blockhash=recent_blockhash,
+        place=place,
+        authority=authority,
+    )
+    return build(compute_unit_limit, compute_unit_price)
+
+
+def mint_message_builder(
+    req: MintRequest,
+    *,
+    payer: Payer,
+    mint: Keypair,
+    recent_blockhash: Hash,
+    place: Placement = NO_EVENT,
+    authority: Payer | None = None,
+) -> Callable[[int, int | None], MessageV0]:
+    """``build(compute_unit_limit, compute_unit_price)``: the message of
+    :func:`build_mint_message` for each budget, the standard's instructions made once (a mint
+    is built for its shape, then for its limit and its price)."""
     authority = authority or payer
-    budget = compute_budget(compute_unit_limit, compute_unit_price)
-    ixs = budget + mint_instructions(req, payer=payer, mint=mint, place=place, authority=authority)
-    return MessageV0.try_compile(payer.pubkey, ixs, [], recent_blockhash)
+    ixs = mint_instructions(req, payer=payer, mint=mint, place=place, authority=authority)
+
+    def build(compute_unit_limit: int, compute_unit_price: int | None = None) -> MessageV0:
+        budget = compute_budget(compute_unit_limit, compute_unit_price)
+        return MessageV0.try_compile(payer.pubkey, budget + ixs, [], recent_blockhash)
+
+    return build
 
 
 def sign_mint_message(
