@@ -84,7 +84,6 @@ def publisher(
     written = endpoint is None
 
     def publish(uow: UnitOfWork, changes: Sequence[Change]) -> Callable[[], None] | None:
-        nonlocal written
         first = not written
         if first:
             endpoint(uow)
