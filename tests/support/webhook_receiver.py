@@ -23,7 +23,7 @@ from typing import Any, Literal
 import httpx
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-Answer = Literal["ok", "fail500", "stall", "bad_signature"]
+Answer = Literal["ok", "fail500", "stall", "bad_signature", "incomplete"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ class Receiver:
     "stall", sleeps `stall` seconds, then answers 200 (the sender has given up by then: a
     deliberate failure); else with probability `fail_rate` it answers 500 ("fail500"); else 200
     ("ok"). A bad/late signature answers 401, an id mismatch or non-JSON body 400; both record
-    "bad_signature".
+    "bad_signature". A body shorter than its Content-Length (the sender died while writing it)
+    records "incomplete" and is not answered.
     """
 
     def __init__(
@@ -203,7 +204,11 @@ class Receiver:
             protocol_version = "HTTP/1.0"  # one request per connection: down means down
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the connection closed mid-body: nothing to verify
+                    receiver._record(None, "incomplete", 0, time.monotonic())
+                    return
                 status = receiver._handle(raw, {k.lower(): v for k, v in self.headers.items()})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -289,6 +294,10 @@ class Receiver:
     def bad_signatures(self) -> int:
         """Requests refused as unauthenticated (401 or 400)."""
         return sum(1 for r in self.snapshot() if r.answer == "bad_signature")
+
+    def incomplete(self) -> int:
+        """Requests whose sender died before its body was written whole."""
+        return sum(1 for r in self.snapshot() if r.answer == "incomplete")
 
     def out_of_order(self) -> list[tuple[str, int, int]]:
         """(subject, earlier_seq, later_seq) wherever, among the first "ok" of each event id in
