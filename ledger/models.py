@@ -6,7 +6,7 @@ lets the confirmer take the rows it looked at least recently first.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -47,6 +47,17 @@ class Submission(NamedTuple):
     signed_tx: bytes
     last_valid_block_height: int
     payer: str | None = None  # the transaction's fee payer (account key 0)
+
+
+class Watched(NamedTuple):
+    """A ``submitted`` row as a confirmer pass claims it: only what it compares with the chain
+    (its signed bytes are read for the few it sends again)."""
+
+    key: str  # the row's ticket_id, transfer_id, event_id or operation_id
+    signature: str
+    last_valid_block_height: int
+    age: timedelta  # since it was submitted (its last transition), by the database's clock
+    attempts: int
 
 
 class TicketState(StrEnum):

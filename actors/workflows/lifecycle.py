@@ -2,10 +2,8 @@
 
 * :func:`persist_submitted`: signature, bytes and last valid height committed before any send;
   :func:`record_sent` after it.
-* :func:`confirm_submitted`: resolve many ``submitted`` rows with one getSignatureStatuses call;
-  rebroadcast the same bytes while the blockhash is valid; after it expired, complete if it
-  happened on chain, otherwise put the row back to ``pending`` for a rebuild, or fail it once
-  ``max_attempts`` signed transactions have all expired unseen.
+* the confirmer's pass (:mod:`actors.workflows.confirmer`) resolves ``submitted`` rows, with
+  :func:`complete_from_history` and :func:`expired_for_good` from here (reconcile uses them too).
 * :func:`sweep`: re-enqueue stale ``pending`` rows, so a lost message only delays the work.
 
 A :class:`Kind` says what differs between mints and transfers.
@@ -16,28 +14,17 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from solders.signature import Signature
-from solders.transaction_status import TransactionStatus
 
-from actors.infra import metrics
-from actors.workflows.ports import Chain, IntentRepository, IntentRow, UnitOfWork, UnitOfWorkFactory
+from actors.workflows.ports import Chain, IntentRepository, UnitOfWork, UnitOfWorkFactory
 from actors.workflows.sent_marks import SentMarks
 from ledger.models import Outcome, Status, Submission
-from minter.rpc import SendOutcomeUnknown, TransactionRejected
-
-DEFAULT_CONFIRM_BATCH = 256  # getSignatureStatuses takes at most 256 signatures
-
+from minter.rpc import TransactionRejected
 
 DEFAULT_PENDING_AGE = timedelta(seconds=30)
-
-
-# an unseen transaction is sent again once it is this old (a node's own rebroadcast period):
-# younger, its worker may still be about to send it, and a second copy only costs the cluster
-DEFAULT_REBROADCAST_AFTER = timedelta(seconds=2)
 
 
 # signed transactions per ticket (or transfer); when the last has expired unseen, the row fails
@@ -54,9 +41,6 @@ SIMULATION_CU_LIMIT = 1_400_000
 
 
 SKIPPED = "skipped"  # what a worker answers for a row that is not pending, or held elsewhere
-
-
-_LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
 
 
 @runtime_checkable
@@ -248,178 +232,6 @@ def complete_from_history(uow: UnitOfWork, row, chain: Chain, *, expected: str, 
     kind.repo(uow).mark_completed(key, expected=expected, signature=landed, slot=slot)
 
 
-@dataclass
-class ConfirmStats:
-    completed: int = 0
-    rebroadcast: int = 0
-    rebuilt: int = 0
-    failed: int = 0
-    waiting: int = 0
-    rebuild_ids: list[str] = field(default_factory=list)
-    completed_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """One claimed row beside the chain: its status, and for an expired unseen one whether
-    its effect is on chain anyway (None while its blockhash is still valid)."""
-
-    row: IntentRow
-    status: TransactionStatus | None
-    happened: bool | None = None
-
-
-def confirm_submitted(
-    *,
-    uow_factory: UnitOfWorkFactory,
-    chain: Chain,
-    kind: Kind,
-    commitment: str = "confirmed",
-    limit: int = DEFAULT_CONFIRM_BATCH,
-    notify: Callable[[list[str]], None] | None = None,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    rebroadcast_after: timedelta = DEFAULT_REBROADCAST_AFTER,
-) -> ConfirmStats:
-    """Resolve up to ``limit`` ``submitted`` rows of ``kind`` with one statuses call (an unseen
-    one is sent again once it was submitted ``rebroadcast_after`` ago)."""
-    stats = ConfirmStats()
-    resend: dict[str, bytes] = {}  # signature -> the signed bytes
-    with uow_factory() as uow:
-        rows = _claim(uow, kind, limit)
-        if not rows:
-            return stats
-        landed: list[_Seen] = []
-        fresh = _fresh(uow, kind, rows, rebroadcast_after)
-        for seen in _classify(uow, chain, kind, rows):
-            if seen.status is not None and seen.status.err is None:
-                landed.append(seen)
-            elif seen.status is not None:  # landed with an error (only with skip_preflight)
-                _resolve_landed_with_error(uow, chain, kind, seen, stats)
-            elif seen.happened is not None:
-                _resolve_expired(uow, chain, kind, seen, stats, max_attempts=max_attempts)
-            elif kind.key_of(seen.row) not in fresh:  # unseen, blockhash still valid
-                resend[seen.row.signature] = bytes(seen.row.signed_tx)
-        _resolve_landed(uow, kind, landed, stats, need=_LEVELS[commitment])
-        kind.repo(uow).mark_checked([kind.key_of(r) for r in rows])
-        uow.commit()
-    _rebroadcast(chain, kind, resend, stats)
-    if notify and stats.rebuild_ids:
-        notify(stats.rebuild_ids)
-    _record_resent(uow_factory, resend)
-    return stats
-
-
-def _fresh(uow: UnitOfWork, kind: Kind, rows, age: timedelta) -> set[str]:
-    """Keys of rows submitted less than ``age`` ago: their worker may not have sent them yet
-    (a batch sends one after another after its commit), so they are not sent again now."""
-    if age <= timedelta(0):
-        return set()
-    now = kind.repo(uow).db_now()
-    return {kind.key_of(r) for r in rows if now - r.updated_at < age}
-
-
-def _claim(uow: UnitOfWork, kind: Kind, limit: int) -> list[IntentRow]:
-    """Lock up to ``limit`` submitted rows no other confirmer holds, least recently checked."""
-    return kind.repo(uow).claim_batch(Status.SUBMITTED, limit=limit)
-
-
-def _classify(uow: UnitOfWork, chain: Chain, kind: Kind, rows) -> list[_Seen]:
-    """One statuses call for all; the block height only if some are unseen, and the chain's
-    effect only for those whose blockhash has expired."""
-    statuses = chain.statuses([Signature.from_string(r.signature) for r in rows])
-    unseen = [r for r, s in zip(rows, statuses, strict=True) if s is None]
-    height = chain.block_height() if unseen else 0
-    expired = [r for r in unseen if height > r.last_valid_block_height]
-    happened = dict(
-        zip(
-            [id(r) for r in expired],
-            kind.happened(uow, chain, expired) if expired else [],
-            strict=True,
-        )
-    )
-    return [_Seen(r, s, happened.get(id(r))) for r, s in zip(rows, statuses, strict=True)]
-
-
-def _resolve_landed(
-    uow: UnitOfWork, kind: Kind, landed: list[_Seen], stats: ConfirmStats, *, need: int
-) -> None:
-    """Landed OK: completed once at the asked commitment level (one UPDATE for all of them),
-    else left to wait for it."""
-    ready = {}
-    for seen in landed:
-        if _level(seen.status) < need:
-            stats.waiting += 1
-        else:
-            ready[kind.key_of(seen.row)] = seen
-    moved = kind.repo(uow).mark_completed_many(
-        {key: seen.status.slot for key, seen in ready.items()}, expected=Status.SUBMITTED
-    )
-    uow.attempts.set_outcomes([ready[key].row.signature for key in moved], Outcome.LANDED)
-    stats.completed += len(moved)
-    stats.completed_ids.extend(moved)
-
-
-def _resolve_landed_with_error(
-    uow: UnitOfWork, chain: Chain, kind: Kind, seen: _Seen, stats: ConfirmStats
-) -> None:
-    """Landed with an error: the kind decides (e.g. a mint that exists was an earlier landing)."""
-    err = str(seen.status.err)
-    uow.attempts.set_outcome(seen.row.signature, Outcome.FAILED, err)
-    outcome = kind.landed_with_error(uow, chain, seen.row, err)
-    stats.completed += outcome == Status.COMPLETED
-    if outcome == Status.COMPLETED:
-        stats.completed_ids.append(kind.key_of(seen.row))
-    stats.failed += outcome == Status.FAILED
-    if outcome == Status.PENDING:
-        stats.rebuild_ids.append(kind.key_of(seen.row))
-
-
-def _resolve_expired(
-    uow: UnitOfWork,
-    chain: Chain,
-    kind: Kind,
-    seen: _Seen,
-    stats: ConfirmStats,
-    *,
-    max_attempts: int,
-) -> None:
-    """Expired unseen: complete if it happened anyway, else rebuild, or fail at the cap."""
-    row, key = seen.row, kind.key_of(seen.row)
-    if seen.happened:
-        complete_from_history(uow, row, chain, expected=Status.SUBMITTED, kind=kind)
-        stats.completed += 1
-        stats.completed_ids.append(key)
-        return
-    uow.attempts.set_outcome(row.signature, Outcome.EXPIRED)
-    if expired_for_good(row, kind, max_attempts, kind.repo(uow)):
-        stats.failed += 1  # not in rebuild_ids: nothing wakes a failed row
-        return
-    kind.repo(uow).reset_to_pending(
-        key, expected=Status.SUBMITTED, reason="blockhash expired unseen"
-    )
-    stats.rebuilt += 1
-    stats.rebuild_ids.append(key)
-
-
-def _rebroadcast(chain: Chain, kind: Kind, resend: dict[str, bytes], stats: ConfirmStats) -> None:
-    """The same bytes again: at most one of them can ever land."""
-    for raw in resend.values():
-        metrics.rebroadcast(kind.name)
-        try:
-            chain.send(raw)
-        except (SendOutcomeUnknown, TransactionRejected):
-            pass  # resolved on a later pass either way
-        stats.rebroadcast += 1
-
-
-def _record_resent(uow_factory: UnitOfWorkFactory, resend: dict[str, bytes]) -> None:
-    """Only fills sent_at left NULL (a worker died between its commit and its send)."""
-    if resend:
-        with uow_factory() as uow:
-            uow.attempts.mark_sent(list(resend))
-            uow.commit()
-
-
 def expired_for_good(row, kind: Kind, max_attempts: int, repo: IntentRepository) -> bool:
     """The row's latest attempt expired unseen and its effect is absent: fail it if that was
     its last allowed attempt (earlier ones expired before it was signed, so none can land)."""
@@ -427,13 +239,6 @@ def expired_for_good(row, kind: Kind, max_attempts: int, repo: IntentRepository)
         return False
     reason = f"all {row.attempts} attempts expired unseen; the {kind.name} is not on chain"
     return repo.mark_failed(kind.key_of(row), expected=Status.SUBMITTED, reason=reason)
-
-
-def _level(status) -> int:
-    cs = status.confirmation_status
-    if cs is None:  # finalized statuses may omit the level and report confirmations null
-        return 2
-    return _LEVELS[str(cs).rsplit(".", 1)[-1].lower()]
 
 
 def sweep(

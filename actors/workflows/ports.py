@@ -19,7 +19,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionStatus
 
-from ledger.models import Submission
+from ledger.models import Submission, Watched
 from minter.rpc import Simulation
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +115,8 @@ class IntentRepository(Protocol[Row]):
     def claim_batch(
         self, status: str, *, limit: int, older_than: timedelta | None = None
     ) -> list[Row]: ...
+    def claim_submitted(self, *, limit: int) -> list[Watched]: ...
+    def signed_txs(self, keys: Sequence[str]) -> dict[str, bytes]: ...
     def mark_checked(self, keys: Sequence[str]) -> None: ...
     def requeue_stale_pending(self, *, older_than: timedelta, limit: int) -> list[str]: ...
     def mark_submitted(
@@ -243,4 +245,5 @@ class Chain(Protocol):
     def send_many(self, raws: Sequence[bytes]) -> list[Signature | Exception]:
         """Each item's signature, or the error :meth:`send` would raise for it, in order."""
         ...
+
     def recent_fees(self, accounts: Sequence[Pubkey]) -> list[int]: ...

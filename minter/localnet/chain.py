@@ -71,6 +71,8 @@ class Stats:
     preflight_failed: int = 0
     refused: dict = field(default_factory=lambda: defaultdict(int))
     dropped_responses: int = 0
+    bank_busy_s: float = 0.0  # seconds the bank's thread spent running work (benchmarks)
+    bank_cpu_s: float = 0.0
 
     def as_json(self) -> dict:
         return {
@@ -81,6 +83,8 @@ class Stats:
             "preflight_failed": self.preflight_failed,
             "refused": dict(self.refused),
             "dropped_responses": self.dropped_responses,
+            "bank_busy_s": self.bank_busy_s,
+            "bank_cpu_s": self.bank_cpu_s,
         }
 
 
@@ -230,7 +234,15 @@ class LocalChain:
         handoff for the batch, not one per transaction)."""
         if threading.current_thread() is self._bank_thread:
             return fn()
-        return self._bank.submit(fn).result()
+        return self._bank.submit(self._timed, fn).result()
+
+    def _timed(self, fn: Callable[[], T]) -> T:
+        start, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return fn()
+        finally:
+            self.stats.bank_busy_s += time.perf_counter() - start
+            self.stats.bank_cpu_s += time.thread_time() - cpu
 
     def _execute(self, tx: VersionedTransaction, raw: bytes, *, preflight: bool) -> Signature:
         sig = tx.signatures[0]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from ledger.models import Status, Submission
+from ledger.models import Status, Submission, Watched
 
 # ---------------------------------------------------------------------------------------------
 # rows: the columns of ledger/models.py (unknown columns fail, as an INSERT would)
@@ -246,6 +246,23 @@ class _FakeIntentRepository:
         # checked_at ASC NULLS FIRST, then id: the least recently looked at first
         rows.sort(key=lambda r: (r.checked_at.timestamp() if r.checked_at else 0.0, r.id))
         return [replace(r) for r in rows[:limit]]
+
+    def claim_submitted(self, *, limit: int) -> list[Watched]:
+        now = self._ledger.now
+        return [
+            Watched(
+                getattr(r, r.KEY),
+                r.signature,
+                r.last_valid_block_height,
+                now - r.updated_at,
+                r.attempts,
+            )
+            for r in self.claim_batch(Status.SUBMITTED, limit=limit)
+        ]
+
+    def signed_txs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        rows = (self._rows.get(k) for k in keys)
+        return {r.signature: r.signed_tx for r in rows if r is not None and r.signed_tx}
 
     def mark_checked(self, keys: Sequence[str]) -> None:
         for key in keys:

@@ -19,8 +19,9 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from sqlalchemy import text
 
+from actors.workflows.confirmer import confirm_submitted
 from actors.workflows.intake import enqueue_mints
-from actors.workflows.lifecycle import confirm_submitted, sweep
+from actors.workflows.lifecycle import sweep
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from actors.workflows.reconcile import reconcile
 from actors.workflows.transfers import TRANSFERS, TransferSigner, enqueue_transfer, process_transfer

@@ -20,8 +20,8 @@ from solders.transaction import VersionedTransaction
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
+from actors.workflows.confirmer import confirm_submitted
 from actors.workflows.intake import enqueue_mints
-from actors.workflows.lifecycle import confirm_submitted
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from actors.workflows.transfers import TRANSFERS, TransferSigner, enqueue_transfer, process_transfer
 from minter.fees import PriorityFeePolicy

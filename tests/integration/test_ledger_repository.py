@@ -201,3 +201,36 @@ def test_pages_cover_every_row_once(uow_factory):
         pages = list(uow.mints.iter_pages(page=10))
     assert [len(p) for p in pages] == [10, 10, 5]
     assert len({r.ticket_id for p in pages for r in p}) == 25
+
+
+def test_confirmers_claim_submitted_rows_apart_and_light(uow_factory):
+    """Two confirmer passes at once never hold the same submitted row; a claim carries the
+    signature, the last valid height, the age and the attempts, and the signed bytes are read
+    on demand."""
+    add(uow_factory, [intent(i) for i in range(40)])
+    with uow_factory() as uow:
+        for i in range(30):  # ten stay pending: never claimed by a confirmer
+            uow.mints.mark_submitted(
+                f"T-{i}",
+                expected="pending",
+                signature=f"s-{i}",
+                signed_tx=bytes([i]) * 3,
+                last_valid_block_height=100 + i,
+            )
+        uow.commit()
+    barrier = threading.Barrier(2)
+
+    def confirmer(_):
+        with uow_factory() as uow:
+            watched = uow.mints.claim_submitted(limit=20)
+            barrier.wait(BARRIER_TIMEOUT)  # both hold their locks at once
+            return watched, uow.mints.signed_txs([w.key for w in watched])
+
+    (a, a_txs), (b, b_txs) = returned(in_threads(confirmer, "a", "b"))
+    keys_a, keys_b = {w.key for w in a}, {w.key for w in b}
+    assert keys_a.isdisjoint(keys_b) and keys_a | keys_b == {f"T-{i}" for i in range(30)}
+    for w in [*a, *b]:
+        i = int(w.key.split("-")[1])
+        assert (w.signature, w.last_valid_block_height, w.attempts) == (f"s-{i}", 100 + i, 1)
+        assert timedelta(0) <= w.age < timedelta(minutes=1)
+    assert {**a_txs, **b_txs} == {f"s-{i}": bytes([i]) * 3 for i in range(30)}

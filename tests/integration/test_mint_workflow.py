@@ -11,12 +11,12 @@ from solana.rpc.api import Client
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from actors.workflows.confirmer import confirm_submitted
 from actors.workflows.intake import enqueue_mints
 from actors.workflows.lifecycle import (
     CACHED_CU_HEADROOM,
     ComputeBudgets,
     budget_exceeded,
-    confirm_submitted,
 )
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from minter.errors import TransientRpcError

@@ -11,8 +11,9 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from spl.token.constants import TOKEN_2022_PROGRAM_ID
 
+from actors.workflows.confirmer import ConfirmStats, confirm_submitted
 from actors.workflows.intake import enqueue_mints
-from actors.workflows.lifecycle import ConfirmStats, Kind, confirm_submitted
+from actors.workflows.lifecycle import Kind
 from actors.workflows.mints import MINTS, MintSigner, process_mint
 from actors.workflows.transfers import (
     TRANSFERS,

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from solders.transaction_status import TransactionErrorFieldless
 
-from actors.workflows.lifecycle import DEFAULT_REBROADCAST_AFTER, ConfirmStats, Kind, sweep
+from actors.workflows.confirmer import DEFAULT_REBROADCAST_AFTER, ConfirmStats
+from actors.workflows.lifecycle import Kind, sweep
 from actors.workflows.mints import MINTS
 from actors.workflows.transfers import TRANSFERS
 from ledger.models import Outcome, Status
@@ -52,8 +53,21 @@ def test_landed_below_the_asked_level_waits(world, case, level, commitment):
     stats = world.confirm(case.kind, commitment=commitment)
     assert (stats.waiting, stats.completed) == (1, 0)
     now = world.row(case.kind, "K-1")
-    assert now.status == Status.SUBMITTED and now.checked_at is not None
+    assert now.status == Status.SUBMITTED
     assert world.attempts(case.kind, "K-1") == [(row.signature, None)]
+
+
+def test_rows_beyond_one_pass_are_looked_at_in_turn(world, case):
+    """More submitted rows than a pass takes: each pass takes the least recently looked at,
+    so a row waiting for its level never keeps a landed one from being completed."""
+    rows = [case.submit(world, f"K-{i}") for i in range(3)]
+    for row in rows[:2]:
+        world.chain.land(row.signature, level="processed")  # wait for "confirmed"
+    world.chain.land(rows[2].signature, level="confirmed")
+    first = world.confirm(case.kind, limit=2)
+    assert (first.waiting, first.completed) == (2, 0)  # K-0 and K-1, recorded first
+    second = world.confirm(case.kind, limit=2)
+    assert second.completed_ids == ["K-2"]
 
 
 def test_a_status_without_a_level_is_finalized(world, case):

@@ -16,7 +16,7 @@ from solders.transaction_status import TransactionErrorFieldless
 from structlog.testing import capture_logs
 
 from actors.infra import metrics
-from actors.workflows.lifecycle import confirm_submitted
+from actors.workflows.confirmer import confirm_submitted
 from actors.workflows.mints import UNFUNDED, MintKind, MintSigner, process_mint
 from actors.workflows.payers import NO_PAYER_FUNDED, PayerPool
 from ledger.models import Status

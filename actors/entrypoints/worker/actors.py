@@ -29,7 +29,7 @@ from actors.infra.broker import (
 )
 from actors.infra.config import reveal
 from actors.infra.errors import SettingsError
-from actors.workflows import collections, lifecycle, mints, ticket_ops, transfers
+from actors.workflows import collections, confirmer, lifecycle, mints, ticket_ops, transfers
 from actors.workflows.sent_marks import SentMarks
 from actors.workflows.webhooks import delivery
 from ledger.models import Status
@@ -166,7 +166,7 @@ def register_actors(broker, services):
 
     def confirm_submitted() -> None:
         for kind, wake in kinds:
-            stats = lifecycle.confirm_submitted(
+            stats = confirmer.confirm_submitted(
                 uow_factory=services.uow_factory,
                 chain=services.chain,
                 kind=kind,
