@@ -25,6 +25,9 @@ from minter.nft.event import FROZEN_AT_MINT
 from minter.nft.transaction import Placement, transaction_size
 
 DEFAULT_BATCH_SIZE = 500
+# the first chunk's size; each next one doubles, up to the batch size: the workers start on the
+# first tickets while the rest are written (a first chunk of 500 kept them waiting 0.2-0.3 s)
+DEFAULT_FIRST_CHUNK = 64  # four messages of DEFAULT_MINT_BATCH (16) tickets
 CREATED, REPEAT, CONFLICT = "created", "repeat", "conflict"
 
 log = structlog.get_logger(__name__)
@@ -140,6 +143,7 @@ def enqueue_mints(
     default_standard: str,
     notify: Callable[[list[str]], None],
     batch_size: int = DEFAULT_BATCH_SIZE,
+    first_chunk: int = DEFAULT_FIRST_CHUNK,
     on_progress: Callable[[list[Enqueued]], None] | None = None,
 ) -> list[Enqueued]:
     """Record many intents; one result per item, in order (see :attr:`Enqueued.outcome`).
@@ -148,8 +152,8 @@ def enqueue_mints(
     requests = validate_all(items, default_standard=default_standard, events=events)
     results: list[Enqueued] = []
     seen: set[str] = set()  # tickets recorded by earlier items of this batch
-    for start in range(0, len(requests), batch_size):
-        chunk = [mint_row(r, mint_secret=mint_secret) for r in requests[start : start + batch_size]]
+    for start, end in _chunks(len(requests), first=min(first_chunk, batch_size), most=batch_size):
+        chunk = [mint_row(r, mint_secret=mint_secret) for r in requests[start:end]]
         chunk_results = _record_chunk(chunk, seen, uow_factory=uow_factory)
         created_ids = [r.ticket_id for r in chunk_results if r.created]
         metrics.enqueued("mint", len(created_ids))
@@ -158,6 +162,16 @@ def enqueue_mints(
         if on_progress:
             on_progress(chunk_results)
     return results
+
+
+def _chunks(n: int, *, first: int, most: int) -> list[tuple[int, int]]:
+    """(start, end) of the chunks of ``n`` items: ``first`` long, each next one twice the last,
+    at most ``most``."""
+    out, start, size = [], 0, max(1, first)
+    while start < n:
+        out.append((start, min(n, start + size)))
+        start, size = start + size, min(most, size * 2)
+    return out
 
 
 def _record_chunk(

@@ -247,6 +247,9 @@ class _FakeIntentRepository:
         rows.sort(key=lambda r: (r.checked_at.timestamp() if r.checked_at else 0.0, r.id))
         return [replace(r) for r in rows[:limit]]
 
+    def has_status(self, status: str) -> bool:
+        return any(r.status == status for r in self._rows.values())
+
     def claim_submitted(self, *, limit: int) -> list[Watched]:
         now = self._ledger.now
         return [

@@ -234,3 +234,10 @@ def test_confirmers_claim_submitted_rows_apart_and_light(uow_factory):
         assert (w.signature, w.last_valid_block_height, w.attempts) == (f"s-{i}", 100 + i, 1)
         assert timedelta(0) <= w.age < timedelta(minutes=1)
     assert {**a_txs, **b_txs} == {f"s-{i}": bytes([i]) * 3 for i in range(30)}
+
+
+def test_has_status_says_whether_any_row_is_in_it(uow_factory):
+    add(uow_factory, [intent(1)])
+    with uow_factory() as uow:
+        assert uow.mints.has_status("pending") and not uow.mints.has_status("submitted")
+        assert not uow.transfers.has_status("pending")

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from solders.transaction_status import TransactionErrorFieldless
 
-from actors.workflows.confirmer import DEFAULT_REBROADCAST_AFTER, ConfirmStats
+from actors.workflows.confirmer import DEFAULT_REBROADCAST_AFTER, ConfirmStats, confirmable
 from actors.workflows.lifecycle import Kind, sweep
 from actors.workflows.mints import MINTS
 from actors.workflows.transfers import TRANSFERS
@@ -270,3 +270,9 @@ def test_the_sweeper_wakes_nothing_when_nothing_is_stale(world):
     woken: list[str] = []
     assert sweep(uow_factory=world.uow, notify=woken.extend, kind=TRANSFERS) == 0
     assert woken == []
+
+
+def test_a_pass_looks_only_at_kinds_with_submitted_rows(world):
+    assert confirmable(world.ledger.uow, [MINTS, TRANSFERS]) == []
+    world.submitted_mint("T-1")
+    assert confirmable(world.ledger.uow, [MINTS, TRANSFERS]) == [MINTS]

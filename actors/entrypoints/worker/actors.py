@@ -165,7 +165,10 @@ def register_actors(broker, services):
     )
 
     def confirm_submitted() -> None:
+        busy = confirmer.confirmable(services.uow_factory, [kind for kind, _ in kinds])
         for kind, wake in kinds:
+            if kind not in busy:
+                continue
             stats = confirmer.confirm_submitted(
                 uow_factory=services.uow_factory,
                 chain=services.chain,
