@@ -48,24 +48,41 @@ class Claimed:
     endpoint: WebhookEndpoint
 
 
-_ADD_EVENT = text(
+# Many events in one round trip. Each subject's counter moves once, by its count of events
+# (ON CONFLICT cannot touch one row twice in a statement), counters taken in subject order (two
+# transactions touching the same tickets cannot deadlock); a subject's events are numbered in
+# the order given, each owed to every live endpoint subscribed to its type.
+_ADD_EVENTS = text(
     """
-    WITH seq AS (
-        INSERT INTO webhook_sequences (subject, last) VALUES (:subject, 1)
-        ON CONFLICT (subject) DO UPDATE SET last = webhook_sequences.last + 1
-        RETURNING last
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:event_ids AS text[]), CAST(:types AS text[]),
+            CAST(:subjects AS text[]), CAST(:data AS text[])
+        ) WITH ORDINALITY AS i(event_id, type, subject, data, n)
+    ), counts AS (
+        SELECT subject, count(*) AS c FROM input GROUP BY subject
+    ), seq AS (
+        INSERT INTO webhook_sequences AS s (subject, last)
+        SELECT subject, c FROM counts ORDER BY subject
+        ON CONFLICT (subject) DO UPDATE SET last = s.last + EXCLUDED.last
+        RETURNING subject, last
     ), event AS (
         INSERT INTO webhook_outbox (event_id, type, subject, sequence, data)
-        SELECT :event_id, :type, :subject, last, CAST(:data AS jsonb) FROM seq
-        RETURNING id, sequence
+        SELECT i.event_id, i.type, i.subject,
+            seq.last - count(*) OVER (PARTITION BY i.subject)
+                + row_number() OVER (PARTITION BY i.subject ORDER BY i.n),
+            CAST(i.data AS jsonb)
+        FROM input i JOIN seq ON seq.subject = i.subject
+        ORDER BY i.n
+        RETURNING id, type, subject, sequence
     ), owed AS (
         INSERT INTO webhook_dispatches (outbox_id, endpoint_id, subject, sequence)
-        SELECT event.id, e.id, :subject, event.sequence
+        SELECT event.id, e.id, event.subject, event.sequence
         FROM event, webhook_endpoints e
-        WHERE e.status <> 'deleted' AND e.events ? :type
+        WHERE e.status <> 'deleted' AND e.events ? event.type
         RETURNING id, endpoint_id
     )
-    SELECT owed.id, owed.endpoint_id FROM event LEFT JOIN owed ON true
+    SELECT id, endpoint_id FROM owed ORDER BY id
     """
 )
 
@@ -75,24 +92,30 @@ class WebhookRepository:
         self.session = session
 
     # the outbox ----------------------------------------------------------------------------------
-    def add_event(
-        self, type_: str, subject: str, data: Mapping[str, Any]
-    ) -> list[tuple[int, int]]:
+    def add_event(self, type_: str, subject: str, data: Mapping[str, Any]) -> list[tuple[int, int]]:
         """Record one event and owe it to every live endpoint subscribed to ``type_``;
         (dispatch id, endpoint id) of each. Call inside the change's own transaction."""
-        # one round trip: the subject's counter (its row stays locked until commit, so the next
-        # number waits for this event's commit; row locks, unlike advisory ones, take no shared
-        # memory), the event, and its dispatches
+        return self.add_events([(type_, subject, data)])
+
+    def add_events(
+        self, events: Sequence[tuple[str, str, Mapping[str, Any]]]
+    ) -> list[tuple[int, int]]:
+        """:meth:`add_event` for many ``(type, subject, data)``, in one round trip; a subject's
+        events get consecutive numbers in the order given. Each subject's counter row stays
+        locked until commit (row locks, unlike advisory ones, take no shared memory), so the
+        next number waits for this transaction's commit."""
+        if not events:
+            return []
         rows = self.session.execute(
-            _ADD_EVENT,
+            _ADD_EVENTS,
             {
-                "event_id": f"evt_{uuid.uuid4().hex}",
-                "type": type_,
-                "subject": subject,
-                "data": json.dumps(dict(data), separators=(",", ":")),
+                "event_ids": [f"evt_{uuid.uuid4().hex}" for _ in events],
+                "types": [type_ for type_, _, _ in events],
+                "subjects": [subject for _, subject, _ in events],
+                "data": [json.dumps(dict(data), separators=(",", ":")) for _, _, data in events],
             },
         ).all()
-        return [(d, e) for d, e in rows if d is not None]
+        return [(d, e) for d, e in rows]
 
     def events_since(self, since: datetime, *, limit: int = 10_000) -> list[WebhookEvent]:
         return list(

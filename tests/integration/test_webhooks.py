@@ -327,6 +327,39 @@ def test_a_subjects_numbers_follow_commit_order(uow_factory):
     assert [(e.sequence, e.data["n"]) for e in events] == [(1, 1), (2, 2)]
 
 
+def test_many_events_in_one_statement_are_numbered_per_subject_in_order(uow_factory):
+    """A confirmer pass writes its events in one statement: each subject's numbers go on from
+    its last one, consecutive, in the order given; each event is owed once to each endpoint
+    subscribed to its type, and to no other."""
+    minted = register(uow_factory, "http://127.0.0.1:9/a", events=["mint.completed"])[0]
+    every = register(uow_factory, "http://127.0.0.1:9/b")[0]
+    with uow_factory() as uow:
+        uow.webhooks.add_event("mint.failed", "ticket:B", {"n": 0})
+        uow.commit()
+    batch = [
+        ("mint.completed", "ticket:B", {"n": 1}),
+        ("mint.completed", "ticket:A", {"n": 2}),
+        ("transfer.completed", "ticket:B", {"n": 3}),
+        ("mint.completed", "ticket:B", {"n": 4}),
+    ]
+    with uow_factory() as uow:
+        owed = uow.webhooks.add_events(batch)
+        uow.commit()
+    with uow_factory() as uow:
+        a, b = uow.webhooks.events_for("ticket:A"), uow.webhooks.events_for("ticket:B")
+    assert [(e.sequence, e.data["n"]) for e in a] == [(1, 2)]
+    assert [(e.sequence, e.type, e.data["n"]) for e in b] == [
+        (1, "mint.failed", 0),
+        (2, "mint.completed", 1),
+        (3, "transfer.completed", 3),
+        (4, "mint.completed", 4),
+    ]
+    with uow_factory() as uow:
+        public = {e.id: e.endpoint_id for e in uow.webhooks.endpoints()}
+    owed_to = sorted(public[endpoint] for _, endpoint in owed)
+    assert owed_to == sorted([minted] * 3 + [every] * 4)  # 3 mint.completed, 4 events in all
+
+
 def test_no_rate_slot_sends_nothing_and_spends_no_attempt(uow_factory, migrated_db):
     with Receiver(new_secret()) as r:
         r.use_secret(register(uow_factory, r.url)[1])
