@@ -57,7 +57,6 @@ class Watched(NamedTuple):
     signature: str
     last_valid_block_height: int
     age: timedelta  # since it was submitted (its last transition), by the database's clock
-    attempts: int
 
 
 class TicketState(StrEnum):

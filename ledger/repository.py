@@ -120,21 +120,6 @@ class IntentRepository(Generic[M]):
             ).all()
         )
 
-    def claim_batch(
-        self, status: str, *, limit: int, older_than: timedelta | None = None
-    ) -> list[M]:
-        """Lock up to ``limit`` rows in ``status``, least recently checked first."""
-        stmt = select(self.model).where(self.model.status == status)
-        if older_than is not None:
-            stmt = stmt.where(self.model.updated_at < func.now() - older_than)
-        stmt = (
-            stmt.order_by(self.model.checked_at.asc().nulls_first(), self.model.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-        return list(self.session.scalars(stmt).all())
-
     def has_status(self, status: str) -> bool:
         """Some row is in ``status`` (an index lookup, no lock)."""
         return bool(
@@ -150,7 +135,6 @@ class IntentRepository(Generic[M]):
         m = self.model
         stmt = (
             select(self.key, m.signature, m.last_valid_block_height, func.now() - m.updated_at)
-            .add_columns(m.attempts)
             .where(m.status == Status.SUBMITTED)
             .order_by(m.checked_at.asc().nulls_first(), m.id)
             .limit(limit)

@@ -124,9 +124,7 @@ def _classify(uow: UnitOfWork, chain: Chain, kind: Kind, watched: list[Watched])
     unseen = [w for w, s in pairs if s is None]
     height = chain.block_height() if unseen else 0
     expired = {w.key for w in unseen if height > w.last_valid_block_height}
-    errors = {
-        w.key for w, s in zip(watched, statuses, strict=True) if s is not None and s.err is not None
-    }
+    errors = [w.key for w, s in pairs if s is not None and s.err is not None]
     wanted = [*expired, *errors]
     rows = {kind.key_of(r): r for r in kind.repo(uow).get_many(wanted)} if wanted else {}
     expired_rows = [rows[key] for key in expired if key in rows]

@@ -239,10 +239,8 @@ class _FakeIntentRepository:
         rows = [self.claim_pending(k) for k in dict.fromkeys(keys)]
         return sorted((r for r in rows if r is not None), key=_by_id)
 
-    def claim_batch(self, status: str, *, limit: int, older_than: timedelta | None = None):
+    def _least_recently_checked(self, status: str, *, limit: int):
         rows = [r for r in self._rows.values() if r.status == status and self._free(r)]
-        if older_than is not None:
-            rows = [r for r in rows if r.updated_at < self._ledger.now - older_than]
         # checked_at ASC NULLS FIRST, then id: the least recently looked at first
         rows.sort(key=lambda r: (r.checked_at.timestamp() if r.checked_at else 0.0, r.id))
         return [replace(r) for r in rows[:limit]]
@@ -258,9 +256,8 @@ class _FakeIntentRepository:
                 r.signature,
                 r.last_valid_block_height,
                 now - r.updated_at,
-                r.attempts,
             )
-            for r in self.claim_batch(Status.SUBMITTED, limit=limit)
+            for r in self._least_recently_checked(Status.SUBMITTED, limit=limit)
         ]
 
     def signed_txs(self, keys: Sequence[str]) -> dict[str, bytes]:
